@@ -1,0 +1,125 @@
+"""Loads the policy text, its topic catalogue and the answer to each topic.
+
+`data/policy/topics.yml` is the single source of the topic ids; intents are derived
+from them (`retention` -> `policy_retention`), and answers live in
+`data/policy/answers.yml`. Tests keep the three and the domain in sync.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import yaml
+
+from actions.settings import PROJECT_ROOT
+
+POLICY_DIR = PROJECT_ROOT / "data" / "policy"
+INTENT_PREFIX = "policy_"
+
+
+def intent_for(topic_id: str) -> str:
+    return INTENT_PREFIX + topic_id.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    title: str
+    covers: str
+    grounds: Tuple[str, ...]
+    answer: str
+
+    @property
+    def intent(self) -> str:
+        return intent_for(self.id)
+
+    def link(self, policy_url: str) -> str:
+        return f"[{self.title}]({policy_url}#{self.id})"
+
+    def render(self, policy_url: str) -> str:
+        """The answer as the visitor sees it: plain words, then the section link."""
+        return f"{self.answer.strip()}\n\nSource: {self.link(policy_url)}"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One line of the policy, with the topic it belongs to."""
+
+    index: int
+    text: str
+    topic_id: Optional[str]
+
+
+class Catalogue:
+    def __init__(self, policy_text: str, topics: List[Topic]):
+        self.policy_text = policy_text
+        self.topics = topics
+        self._by_id: Dict[str, Topic] = {t.id: t for t in topics}
+        self._by_intent: Dict[str, Topic] = {t.intent: t for t in topics}
+        self.passages = self._assign_passages()
+
+    @classmethod
+    def load(cls, directory: Path = POLICY_DIR) -> "Catalogue":
+        meta = yaml.safe_load((directory / "topics.yml").read_text(encoding="utf-8"))
+        policy_text = (directory / meta["policy"]).read_text(encoding="utf-8")
+        answers = yaml.safe_load((directory / "answers.yml").read_text(encoding="utf-8"))
+        topics = []
+        for entry in meta["topics"]:
+            if entry["id"] not in answers:
+                raise ValueError(f"answers.yml has no answer for topic {entry['id']!r}")
+            topics.append(
+                Topic(
+                    id=entry["id"],
+                    title=entry["title"],
+                    covers=entry.get("covers", ""),
+                    grounds=tuple(entry.get("grounds", [])),
+                    answer=answers[entry["id"]],
+                )
+            )
+        unknown = set(answers) - {t.id for t in topics}
+        if unknown:
+            raise ValueError(f"answers.yml has answers for unknown topics: {sorted(unknown)}")
+        return cls(policy_text, topics)
+
+    def by_id(self, topic_id: str) -> Optional[Topic]:
+        return self._by_id.get(topic_id)
+
+    def by_intent(self, intent: Optional[str]) -> Optional[Topic]:
+        return self._by_intent.get(intent or "")
+
+    def is_topic_intent(self, intent: Optional[str]) -> bool:
+        return (intent or "") in self._by_intent
+
+    def _assign_passages(self) -> List[Passage]:
+        """Gives each policy line a topic: the topic whose ground it starts with, or
+        else the topic of the nearest line above it (lists continue their heading)."""
+        passages = []
+        current: Optional[str] = None
+        for index, line in enumerate(self.policy_text.splitlines()):
+            text = line.strip()
+            if not text:
+                continue
+            owner = self._owner_of(text)
+            if owner:
+                current = owner
+            passages.append(Passage(index, text, owner or current))
+        return passages
+
+    def _owner_of(self, line: str) -> Optional[str]:
+        # The longest matching ground wins, so a specific line beats a generic prefix.
+        best: Tuple[int, Optional[str]] = (0, None)
+        for topic in self.topics:
+            for ground in topic.grounds:
+                if line.startswith(ground) and len(ground) > best[0]:
+                    best = (len(ground), topic.id)
+        return best[1]
+
+    def topic_lines(self, topic_id: str) -> List[str]:
+        return [p.text for p in self.passages if p.topic_id == topic_id]
+
+
+@functools.lru_cache(maxsize=1)
+def get_catalogue() -> Catalogue:
+    return Catalogue.load()

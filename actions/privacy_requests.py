@@ -1,0 +1,120 @@
+"""Recording and reading privacy requests (the project's own queue).
+
+A request is recorded here before any ticketing backend is called (see
+actions/delivery.py), so the visitor's reference and due date hold whatever the
+backend does.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import List, Optional
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from actions import audit
+from actions.db import session_scope
+from actions.models import DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
+
+# No 0/O, 1/I/L or U: a reference read aloud or retyped stays unambiguous.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_PREFIX = "PRV-"
+REFERENCE_LENGTH = 6
+OPEN_STATUSES = [s for s in RequestStatus if s.is_open]
+
+
+def new_reference() -> str:
+    return REFERENCE_PREFIX + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+
+
+def due_date(received_at: datetime) -> datetime:
+    """GDPR Art. 12(3): one month from receipt (31 Jan -> 28/29 Feb)."""
+    return received_at + relativedelta(months=1)
+
+
+def format_date(moment: datetime) -> str:
+    return f"{moment.day} {moment:%B %Y}"
+
+
+@dataclass(frozen=True)
+class RequestView:
+    reference: str
+    request_type: RequestType
+    status: RequestStatus
+    received_at: datetime
+    due_at: datetime
+    duplicate: bool = False
+
+    @classmethod
+    def of(cls, row: PrivacyRequest, duplicate: bool = False) -> "RequestView":
+        return cls(row.reference, row.request_type, row.status, row.received_at, row.due_at, duplicate)
+
+    @property
+    def overdue(self) -> bool:
+        return self.status.is_open and self.due_at < utcnow()
+
+
+def record_request(email: str, request_type: RequestType, details: Optional[str], channel: Optional[str],
+                   conversation_id: Optional[str], backend: str = "local",
+                   now: Optional[datetime] = None, address_key: Optional[str] = None) -> RequestView:
+    """Records a request, or returns the open one of the same type for the address."""
+    now = now or utcnow()
+    with session_scope() as session:
+        existing = session.execute(
+            select(PrivacyRequest).where(
+                PrivacyRequest.email == email,
+                PrivacyRequest.request_type == request_type,
+                PrivacyRequest.status.in_(OPEN_STATUSES),
+            ).order_by(PrivacyRequest.id).limit(1)
+        ).scalar_one_or_none()
+        if existing is not None:
+            audit.record("duplicate_request_answered", conversation_id=conversation_id,
+                         address_key=address_key, request_id=existing.id, session=session)
+            return RequestView.of(existing, duplicate=True)
+    for _ in range(5):  # a reference collision is astronomically rare; retry anyway
+        try:
+            with session_scope() as session:
+                row = PrivacyRequest(
+                    reference=new_reference(), request_type=request_type, email=email,
+                    details=details, channel=channel, conversation_id=conversation_id,
+                    received_at=now, due_at=due_date(now), status=RequestStatus.RECEIVED,
+                    status_changed_at=now, backend=backend,
+                    delivery_state=DeliveryState.NOT_NEEDED if backend == "local" else DeliveryState.PENDING,
+                    next_attempt_at=None if backend == "local" else now,
+                )
+                session.add(row)
+                session.flush()
+                audit.record("request_recorded", conversation_id=conversation_id, address_key=address_key,
+                             request_id=row.id, session=session,
+                             detail={"type": request_type.value, "channel": channel, "backend": backend})
+                return RequestView.of(row)
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not allocate a unique reference")
+
+
+def requests_for(email: str, conversation_id: Optional[str] = None) -> List[RequestView]:
+    with session_scope() as session:
+        rows = session.execute(
+            select(PrivacyRequest).where(PrivacyRequest.email == email).order_by(PrivacyRequest.received_at)
+        ).scalars().all()
+        for row in rows:
+            audit.record("status_read", conversation_id=conversation_id, request_id=row.id, session=session)
+        return [RequestView.of(row) for row in rows]
+
+
+def set_status(reference: str, status: RequestStatus, actor: str = "staff", note: Optional[str] = None) -> RequestView:
+    with session_scope() as session:
+        row = session.execute(
+            select(PrivacyRequest).where(PrivacyRequest.reference == reference.upper())
+        ).scalar_one_or_none()
+        if row is None:
+            raise LookupError(f"no request with reference {reference}")
+        previous = row.status
+        row.status, row.status_changed_at = status, utcnow()
+        audit.record("status_changed", request_id=row.id, actor=actor, session=session,
+                     detail={"from": previous.value, "to": status.value, **({"note": note} if note else {})})
+        return RequestView.of(row)

@@ -1,0 +1,131 @@
+"""The one interface every ticket backend implements.
+
+A backend turns a recorded privacy request into a ticket in the privacy team's
+system and reads its status back. Backends never see the database: the delivery
+loop (actions/delivery.py) owns retries and bookkeeping, and a backend only says,
+through the exception it raises, whether a failure is worth retrying.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import List, Optional
+
+
+class VisitorStatus(str, enum.Enum):
+    """A request's status in the visitor's words; every backend maps onto these."""
+
+    RECEIVED = "received"
+    IN_PROGRESS = "in progress"
+    WAITING_FOR_YOU = "waiting for you"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class TicketDraft:
+    reference: str  # e.g. PRV-7K3M9Q; unique, also used to find a ticket again
+    request_type: str  # access | deletion | correction | export | marketing_optout | escalation
+    requester_email: str
+    subject: str
+    body: str  # plain text: details and context
+    due_at: Optional[datetime] = None
+    tags: List[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    backend: str
+    external_id: str
+    url: Optional[str] = None
+
+
+class BackendError(Exception):
+    """A backend call failed. Messages never contain personal data."""
+
+
+class TransientBackendError(BackendError):
+    """Worth retrying later: timeout, connection error, 5xx, 429.
+
+    `ambiguous` means the ticket may have been created anyway (the request reached
+    the server but no answer came back), so look the reference up before re-creating.
+    """
+
+    def __init__(self, message: str, retry_after: Optional[float] = None, ambiguous: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.ambiguous = ambiguous
+
+
+class PermanentBackendError(BackendError):
+    """Retrying will not help (bad credentials, validation error): needs a person."""
+
+
+class TicketBackend:
+    name = "abstract"
+
+    def create(self, draft: TicketDraft) -> TicketRef:
+        raise NotImplementedError
+
+    def find_by_reference(self, reference: str) -> Optional[TicketRef]:
+        """The ticket already filed for this reference, if any."""
+        raise NotImplementedError
+
+    def status(self, ref: TicketRef) -> VisitorStatus:
+        raise NotImplementedError
+
+
+# Helpers shared by the HTTP backends (added with rt.py and zendesk.py).
+
+REQUEST_TYPE_LABELS = {
+    "access": "Access request",
+    "deletion": "Deletion request",
+    "correction": "Correction request",
+    "export": "Export request",
+    "marketing_optout": "Marketing opt-out request",
+    "escalation": "Escalation",
+}
+
+
+def ticket_subject(draft: TicketDraft) -> str:
+    """`[PRV-7K3M9Q] Deletion request`: the reference and the request type, always.
+
+    The reference in brackets is what staff search for and what the RT backend
+    finds a ticket by, so it leads; the draft's own subject follows when it says
+    more than the type. One line: subjects end up in e-mail headers.
+    """
+    tag = f"[{draft.reference}]"
+    label = REQUEST_TYPE_LABELS.get(draft.request_type) or (
+        draft.request_type.replace("_", " ").strip().capitalize() + " request"
+    )
+    text = " ".join(draft.subject.replace(tag, " ").split()).strip(" -:")
+    if not text or text.lower() == label.lower():
+        return f"{tag} {label}"
+    if label.lower() in text.lower():
+        return f"{tag} {text}"
+    return f"{tag} {label}: {text}"
+
+
+def retry_after_seconds(value: Optional[str], now: Optional[datetime] = None) -> Optional[float]:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+    from datetime import timezone
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())

@@ -1,0 +1,87 @@
+# Shared by scripts/run.sh, scripts/test.sh and scripts/bench.sh: finds Python 3.10,
+# keeps .venv installed, and trains the model only when its inputs changed.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1 \
+       PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Rasa 3.6 runs on Python 3.8-3.10 only; prefer 3.10.
+find_python() {
+  local candidates=() c
+  [ -n "${PYTHON:-}" ] && candidates+=("$PYTHON")
+  candidates+=(python3.10)
+  for root in "${PYENV_ROOT:-}" "$HOME/.pyenv" /root/.pyenv /usr/local/pyenv; do
+    [ -n "$root" ] && candidates+=("$root"/versions/3.10*/bin/python)
+  done
+  command -v pyenv >/dev/null 2>&1 && candidates+=("$(pyenv root 2>/dev/null)"/versions/3.10*/bin/python)
+  candidates+=(/usr/bin/python3.10 /usr/local/bin/python3.10 python3.9 python3.8 python3)
+  for c in "${candidates[@]}"; do
+    if command -v "$c" >/dev/null 2>&1 &&
+       "$c" -c 'import sys; sys.exit(0 if (3, 8) <= sys.version_info[:2] <= (3, 10) else 1)' 2>/dev/null; then
+      command -v "$c"; return 0
+    fi
+  done
+  return 1
+}
+
+ensure_venv() {
+  local extras="${1:-}" stamp want
+  if [ ! -x "$PY" ]; then
+    local base
+    base="$(find_python)" || die "Rasa 3.6 needs Python 3.8-3.10 and none was found.
+  Install one (e.g. 'pyenv install 3.10.13') or point PYTHON=/path/to/python3.10 at it."
+    log "creating .venv with $base ($("$base" --version 2>&1))"
+    "$base" -m venv "$VENV"
+    "$PY" -m pip install -q --upgrade "pip<25" wheel
+  fi
+  want="$(cat "$ROOT/pyproject.toml" | sha1sum | cut -c1-12)-${extras:-base}"
+  stamp="$VENV/.installed-$want"
+  if [ ! -f "$stamp" ]; then
+    log "installing Python dependencies (first run takes a few minutes)"
+    if [ -n "$extras" ]; then
+      "$PY" -m pip install -q -e "$ROOT[$extras]" || die "pip install failed"
+    else
+      "$PY" -m pip install -q -e "$ROOT" || die "pip install failed"
+    fi
+    rm -f "$VENV"/.installed-*; touch "$stamp"
+  fi
+}
+
+# Creates .env from .env.example with a fresh OTP_SECRET the first time.
+ensure_env_file() {
+  if [ ! -f "$ROOT/.env" ]; then
+    log "creating .env with a new local OTP_SECRET (edit it for production)"
+    local secret
+    secret="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')"
+    sed "s|^OTP_SECRET=.*|OTP_SECRET=$secret|" "$ROOT/.env.example" > "$ROOT/.env"
+    chmod 600 "$ROOT/.env"
+  elif ! grep -qE '^OTP_SECRET=.{16,}' "$ROOT/.env" && [ -z "${OTP_SECRET:-}" ]; then
+    log "adding a local OTP_SECRET to .env"
+    echo "OTP_SECRET=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" >> "$ROOT/.env"
+  fi
+}
+
+# The model's name carries a hash of everything training reads, so an unchanged
+# project reuses its model and any change retrains.
+model_hash() {
+  local config="${1:-config.yml}"
+  (cd "$ROOT" && cat "$config" domain.yml $(find data -name '*.yml' | LC_ALL=C sort) | sha1sum | cut -c1-12)
+}
+
+ensure_model() {
+  local config="${1:-config.yml}" name hash
+  hash="$(model_hash "$config")"
+  name="imago-$hash"
+  if [ ! -f "$ROOT/models/$name.tar.gz" ]; then
+    log "training the model ($config changed or first run)"
+    (cd "$ROOT" && "$VENV/bin/rasa" train --config "$config" --fixed-model-name "$name" --out models --quiet) \
+      || die "rasa train failed"
+  fi
+  echo "$ROOT/models/$name.tar.gz"
+}

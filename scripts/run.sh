@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs the whole assistant on embedded defaults (SQLite, local mail outbox, local
+# ticket store): action server :5055, Rasa :5005 (REST + socket.io), web :8080.
+# Ctrl-C stops everything it started.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_venv
+ensure_env_file
+mkdir -p var
+[ -x scripts/build-web.sh ] && { scripts/build-web.sh || log "widget assets not built (npm unavailable?): the chat widget will not load"; }
+MODEL="$(ensure_model)"
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  log "stopping"
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+start() { # name, command...
+  local name="$1"; shift
+  setsid "$@" > >(sed -u "s/^/[$name] /") 2>&1 &
+  pids+=("$!")
+}
+
+start actions "$VENV/bin/rasa" run actions --port "${ACTIONS_PORT:-5055}" --actions actions
+start rasa "$VENV/bin/rasa" run --model "$MODEL" --port "${RASA_PORT:-5005}" \
+  --credentials credentials.yml --endpoints endpoints.yml --cors "${RASA_CORS:-http://localhost:8080}"
+start web "$PY" -m web.server --port "${WEB_PORT:-8080}"
+
+log "starting: demo site http://localhost:${WEB_PORT:-8080}/  policy http://localhost:${WEB_PORT:-8080}/policy"
+log "REST: POST http://localhost:${RASA_PORT:-5005}/webhooks/rest/webhook  (Ctrl-C stops everything)"
+wait -n "${pids[@]}" || true
+log "a process exited; stopping the others"
