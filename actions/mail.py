@@ -100,5 +100,6 @@ def mailer_from_settings(settings: Optional[Settings] = None) -> Mailer:
             settings.smtp_username, settings.smtp_password,
             starttls=settings.smtp_starttls and not settings.smtp_ssl,
             use_ssl=settings.smtp_ssl, timeout=settings.smtp_timeout,
+            ssl_context=ssl.create_default_context(cafile=settings.smtp_ca_file) if settings.smtp_ca_file else None,
         )
     return OutboxMailer(settings.mail_outbox, settings.mail_from)

@@ -13,9 +13,9 @@ from actions.policy.search import get_search
 from actions.settings import get_settings
 
 # A second topic in the same message is answered only when the text search finds
-# it clearly in its own clause and the classifier gives it some weight too.
-SECOND_TOPIC_MIN_SEARCH_SCORE = 3.0
-SECOND_TOPIC_MIN_CONFIDENCE = 0.02
+# it first in a clause of its own AND the classifier gives it weight too: a strong
+# search hit needs a little classifier support, a weaker one needs more.
+SECOND_TOPIC_EVIDENCE = ((3.0, 0.02), (1.5, 0.10))  # (min search score, min confidence)
 FALLBACK_CANDIDATE_MIN_CONFIDENCE = 0.08
 MAX_CANDIDATES = 3
 
@@ -55,10 +55,10 @@ def second_topic(text: str, primary: str, ranking: Sequence[Dict[str, Any]]) -> 
             continue
         topic_id, score = scores[0]
         topic = catalogue.by_id(topic_id)
-        if (
-            topic_id != primary
-            and score >= SECOND_TOPIC_MIN_SEARCH_SCORE
-            and _confidence_of(ranking, topic.intent) >= SECOND_TOPIC_MIN_CONFIDENCE
+        confidence = _confidence_of(ranking, topic.intent)
+        if topic_id != primary and any(
+            score >= min_score and confidence >= min_confidence
+            for min_score, min_confidence in SECOND_TOPIC_EVIDENCE
         ):
             return topic_id
     return None

@@ -61,6 +61,7 @@ class Settings:
     smtp_starttls: bool = False
     smtp_ssl: bool = False
     smtp_timeout: float = 10.0
+    smtp_ca_file: Optional[str] = None
     mail_from: str = "IMAGO Privacy Assistant <privacy-assistant@localhost>"
     privacy_team_email: str = "support@Imagotechs.com"
     ticket_backend: str = "local"
@@ -79,6 +80,8 @@ def _load_dotenv() -> None:
     try:
         from dotenv import load_dotenv
     except ImportError:  # pragma: no cover - python-dotenv is a declared dependency
+        return
+    if os.environ.get("IMAGO_DOTENV", "").lower() == "off":  # tests: no developer .env
         return
     # The environment wins over .env, so CI and production can override it.
     load_dotenv(PROJECT_ROOT / ".env", override=False)
@@ -102,6 +105,7 @@ def get_settings() -> Settings:
         smtp_starttls=_env_bool("SMTP_STARTTLS", True),
         smtp_ssl=_env_bool("SMTP_SSL", False),
         smtp_timeout=float(_env("SMTP_TIMEOUT", "10")),
+        smtp_ca_file=_env("SMTP_CA_FILE"),
         mail_from=_env("MAIL_FROM", "IMAGO Privacy Assistant <privacy-assistant@localhost>"),
         privacy_team_email=_env("PRIVACY_TEAM_EMAIL", "support@Imagotechs.com"),
         ticket_backend=_env("TICKET_BACKEND", "local").lower(),

@@ -12,6 +12,9 @@
  *
  * Optional: data-socket-path (default /socket.io), data-persist="false" (keep
  * nothing in localStorage), data-socketio-src (another socket.io bundle URL).
+ * The same settings can come from window.ImagoChatConfig = {serverUrl, title,
+ * primaryColor, greeting, socketPath, persist, socketioSrc}, set before this
+ * script runs; it takes precedence over the attributes.
  *
  * Public API: window.ImagoChat.open() / close() / toggle() / send(text) /
  * reset() / isOpen() / getSessionId().
@@ -70,7 +73,20 @@
   }
 
   function readConfig(tag) {
-    var data = (tag && tag.dataset) || {};
+    // data-* attributes on the script tag; a page script may instead (or as
+    // well) set window.ImagoChatConfig = {serverUrl: ..., title: ...} before
+    // the widget loads, which wins over the attributes.
+    var data = {};
+    var attrs = (tag && tag.dataset) || {};
+    var overrides = window.ImagoChatConfig || {};
+    Object.keys(attrs).forEach(function (key) {
+      data[key] = attrs[key];
+    });
+    Object.keys(overrides).forEach(function (key) {
+      if (overrides[key] !== undefined && overrides[key] !== null) {
+        data[key] = String(overrides[key]);
+      }
+    });
     var base = (tag && tag.src) || document.baseURI;
     var defaultServer = location.protocol + "//" + location.hostname + ":5005";
     var serverUrl = (data.serverUrl || defaultServer).replace(/\/+$/, "");

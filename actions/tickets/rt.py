@@ -1,0 +1,264 @@
+"""Request Tracker 5 through its REST 2.0 API (`{RT_URL}/REST/2.0/`).
+
+RT has no idempotency key, so the reference goes into the Subject in brackets
+(`[PRV-7K3M9Q] Deletion request`) and `find_by_reference` searches for it: after an
+ambiguous failure the delivery loop looks the reference up before creating again.
+
+Nothing personal (the requester's address, the body) ever goes into an exception
+message or a log line: RT's own error messages are passed on only with anything
+address-like blanked out.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timezone
+from typing import Any, Dict, Optional, Tuple
+
+import requests
+
+from .base import (
+    PermanentBackendError,
+    TicketBackend,
+    TicketDraft,
+    TicketRef,
+    TransientBackendError,
+    VisitorStatus,
+    retry_after_seconds,
+    ticket_subject,
+)
+
+log = logging.getLogger(__name__)
+
+RT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+# RT's default lifecycle. A custom lifecycle's statuses fall back to "in progress".
+STATUS_MAP = {
+    "new": VisitorStatus.RECEIVED,
+    "open": VisitorStatus.IN_PROGRESS,
+    "stalled": VisitorStatus.WAITING_FOR_YOU,
+    "resolved": VisitorStatus.COMPLETED,
+    "rejected": VisitorStatus.REJECTED,
+    "deleted": VisitorStatus.REJECTED,
+}
+
+_EMAIL_LIKE = re.compile(r"[^\s'\"<>(),;:]+@[^\s'\"<>(),;:]+")
+
+
+def rt_date(value: datetime) -> str:
+    """RT's "YYYY-MM-DD HH:MM:SS", in UTC (RT reads this format as UTC on create)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime(RT_DATE_FORMAT)
+
+
+def ticketsql_string(value: str) -> str:
+    """A quoted TicketSQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _safe_server_message(response: requests.Response) -> str:
+    """RT's error message, shortened, with anything address-like blanked out."""
+    try:
+        payload = response.json()
+        message = payload.get("message", "") if isinstance(payload, dict) else ""
+    except ValueError:
+        message = ""
+    message = _EMAIL_LIKE.sub("<address>", str(message))
+    message = " ".join(message.split())[:160]
+    return f": {message}" if message else ""
+
+
+def _never_reached_server(exc: requests.ConnectionError) -> bool:
+    """True when the connection itself failed (refused, no route, DNS), so no request was sent."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    try:
+        from urllib3.exceptions import NewConnectionError
+    except ImportError:  # pragma: no cover - urllib3 always comes with requests
+        return False
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, NewConnectionError)
+
+
+class RequestTrackerBackend(TicketBackend):
+    name = "rt"
+
+    def __init__(
+        self,
+        url: str,
+        queue: str,
+        token: Optional[str] = None,
+        user: Optional[str] = None,
+        password: Optional[str] = None,
+        timeout: float = 10,
+        session: Optional[requests.Session] = None,
+    ):
+        if not url:
+            raise ValueError("RT url is required")
+        if not queue:
+            raise ValueError("RT queue is required")
+        if not token and not (user and password):
+            raise ValueError("RT needs a token, or a user and a password")
+        base = url.rstrip("/")
+        if base.endswith("/REST/2.0"):
+            base = base[: -len("/REST/2.0")]
+        self.base_url = base
+        self.api_url = base + "/REST/2.0/"
+        self.queue = queue
+        self.timeout = timeout
+        self._token = token
+        self._basic = None if token else (user, password)
+        self._session = session
+
+    def __repr__(self) -> str:  # no secrets
+        auth = "token" if self._token else "basic"
+        return f"RequestTrackerBackend({self.base_url!r}, queue={self.queue!r}, auth={auth})"
+
+    # --- TicketBackend -------------------------------------------------------
+
+    def create(self, draft: TicketDraft) -> TicketRef:
+        payload: Dict[str, Any] = {
+            "Queue": self.queue,
+            "Subject": ticket_subject(draft),
+            "Requestor": draft.requester_email,
+            "Content": draft.body,
+            "ContentType": "text/plain",
+        }
+        if draft.due_at is not None:
+            payload["Due"] = rt_date(draft.due_at)
+        response = self._call("POST", "ticket", "create ticket", json=payload, creating=True)
+        body = self._json(response, "create ticket", creating=True)
+        ticket_id = str(body.get("id") or "").strip() if isinstance(body, dict) else ""
+        if not ticket_id:
+            # RT said "created" but gave no id: the ticket probably exists.
+            raise TransientBackendError(
+                f"RT create ticket for {draft.reference}: answer without a ticket id", ambiguous=True
+            )
+        log.info("RT ticket %s created for %s", ticket_id, draft.reference)
+        return self._ref(ticket_id)
+
+    def find_by_reference(self, reference: str) -> Optional[TicketRef]:
+        tag = f"[{reference}]"
+        query = f"Subject LIKE {ticketsql_string(tag)} AND Queue = {ticketsql_string(self.queue)}"
+        params = {
+            "query": query,
+            "fields": "Subject,Status",
+            "orderby": "id",
+            "order": "ASC",
+            "per_page": "50",
+        }
+        response = self._call("GET", "tickets", "search tickets", params=params)
+        body = self._json(response, "search tickets")
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise PermanentBackendError("RT search tickets: unexpected answer (no items)")
+        # LIKE matches substrings; keep tickets whose subject really carries the tag.
+        matches = [
+            str(item["id"])
+            for item in items
+            if isinstance(item, dict) and item.get("id") and tag in str(item.get("Subject", ""))
+        ]
+        if not matches:
+            return None
+        matches.sort(key=lambda value: int(value) if value.isdigit() else 0)
+        if len(matches) > 1:
+            log.warning("RT has %d tickets for %s; using the first, %s", len(matches), reference, matches[0])
+        return self._ref(matches[0])
+
+    def status(self, ref: TicketRef) -> VisitorStatus:
+        ticket_id = str(ref.external_id)
+        if not ticket_id.isdigit():
+            raise PermanentBackendError(f"RT ticket id must be a number, got {ticket_id!r}")
+        response = self._call("GET", f"ticket/{ticket_id}", f"read ticket {ticket_id}")
+        body = self._json(response, f"read ticket {ticket_id}")
+        rt_status = str(body.get("Status", "")).lower() if isinstance(body, dict) else ""
+        if not rt_status:
+            raise PermanentBackendError(f"RT read ticket {ticket_id}: answer without a Status")
+        mapped = STATUS_MAP.get(rt_status)
+        if mapped is None:
+            log.warning("RT ticket %s has status %r outside RT's default lifecycle", ticket_id, rt_status)
+            return VisitorStatus.IN_PROGRESS
+        return mapped
+
+    # --- HTTP ----------------------------------------------------------------
+
+    def _ref(self, ticket_id: str) -> TicketRef:
+        return TicketRef(
+            backend=self.name,
+            external_id=ticket_id,
+            url=f"{self.base_url}/Ticket/Display.html?id={ticket_id}",
+        )
+
+    def _http(self) -> requests.Session:
+        if self._session is None:
+            self._session = requests.Session()
+        return self._session
+
+    def _auth(self) -> Tuple[Dict[str, str], Optional[Tuple[str, str]]]:
+        headers = {"Accept": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"token {self._token}"
+        return headers, self._basic
+
+    def _call(self, method: str, path: str, what: str, *, creating: bool = False, **kwargs) -> requests.Response:
+        """One request; failures become Transient/PermanentBackendError, never with personal data."""
+        headers, auth = self._auth()
+        try:
+            response = self._http().request(
+                method,
+                self.api_url + path,
+                headers=headers,
+                auth=auth,
+                timeout=self.timeout,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.ConnectTimeout as exc:
+            raise TransientBackendError(f"RT {what}: connection timed out") from exc
+        except requests.Timeout as exc:
+            # The request went out; RT may have acted on it before we gave up.
+            raise TransientBackendError(
+                f"RT {what}: no answer within {self.timeout}s", ambiguous=creating
+            ) from exc
+        except requests.ConnectionError as exc:
+            reached = not _never_reached_server(exc)
+            raise TransientBackendError(
+                f"RT {what}: connection failed ({type(exc).__name__})", ambiguous=creating and reached
+            ) from exc
+        except requests.RequestException as exc:
+            raise PermanentBackendError(f"RT {what}: request failed ({type(exc).__name__})") from exc
+
+        if response.ok:
+            return response
+        code = response.status_code
+        detail = _safe_server_message(response)
+        if code == 429:
+            raise TransientBackendError(
+                f"RT {what}: rate limited (HTTP 429)",
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            )
+        if code >= 500:
+            raise TransientBackendError(
+                f"RT {what}: server error HTTP {code}{detail}",
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                ambiguous=creating,
+            )
+        if code == 408:
+            raise TransientBackendError(f"RT {what}: HTTP 408 request timeout", ambiguous=creating)
+        if code in (401, 403):
+            raise PermanentBackendError(f"RT {what}: not allowed (HTTP {code}){detail}; check RT credentials and rights")
+        if 300 <= code < 400:
+            raise PermanentBackendError(f"RT {what}: redirected (HTTP {code}); check RT_URL")
+        raise PermanentBackendError(f"RT {what}: HTTP {code}{detail}")
+
+    def _json(self, response: requests.Response, what: str, *, creating: bool = False) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            if creating:
+                raise TransientBackendError(f"RT {what}: answer is not JSON", ambiguous=True) from None
+            raise PermanentBackendError(
+                f"RT {what}: answer is not JSON (HTTP {response.status_code}); check RT_URL"
+            ) from None

@@ -1,0 +1,289 @@
+"""Zendesk Support through the Tickets API (`/api/v2/tickets.json`).
+
+A ticket carries the reference as `external_id`, and the create call sends it as
+`Idempotency-Key` too: a retry after a timeout returns the ticket made the first
+time instead of a second one (Zendesk keeps keys for about two hours; after that
+`find_by_reference` still finds the ticket by external_id).
+
+Nothing personal (the requester's address, the body) ever goes into an exception
+message or a log line.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional
+
+import requests
+
+from .base import (
+    PermanentBackendError,
+    TicketBackend,
+    TicketDraft,
+    TicketRef,
+    TransientBackendError,
+    VisitorStatus,
+    retry_after_seconds,
+    ticket_subject,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_MAP = {
+    "new": VisitorStatus.RECEIVED,
+    "open": VisitorStatus.IN_PROGRESS,
+    "pending": VisitorStatus.WAITING_FOR_YOU,
+    "hold": VisitorStatus.WAITING_FOR_YOU,
+    "solved": VisitorStatus.COMPLETED,
+    "closed": VisitorStatus.COMPLETED,
+    "deleted": VisitorStatus.REJECTED,
+}
+# Zendesk has no "rejected" status: staff solve the ticket and tag it.
+REJECTED_TAG = "rejected"
+BASE_TAGS = ("privacy_request",)
+
+_EMAIL_LIKE = re.compile(r"[^\s'\"<>(),;:]+@[^\s'\"<>(),;:]+")
+_TAG_UNSAFE = re.compile(r"[^a-z0-9_/:-]+")
+
+
+def zendesk_time(value: datetime) -> str:
+    """ISO 8601 in UTC, as Zendesk writes it: 2026-12-29T10:00:00Z."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def zendesk_tags(draft: TicketDraft) -> List[str]:
+    """Zendesk tags are lower case without spaces; keep order, drop duplicates."""
+    raw = list(BASE_TAGS) + [draft.request_type] + list(draft.tags)
+    tags: List[str] = []
+    for tag in raw:
+        clean = _TAG_UNSAFE.sub("_", str(tag).strip().lower()).strip("_")
+        if clean and clean not in tags:
+            tags.append(clean)
+    return tags
+
+
+def _requester_name(email: str) -> str:
+    # Zendesk needs a name to create an end user; the mailbox name is what it
+    # would use itself, and it adds nothing the address does not already say.
+    local = email.split("@", 1)[0].strip()
+    return local or "Requester"
+
+
+def _safe_server_message(response: requests.Response) -> str:
+    """Zendesk's error title and description, shortened, addresses blanked out.
+
+    `details` is left out on purpose: validation details quote the values sent.
+    """
+    try:
+        payload = response.json()
+    except ValueError:
+        return ""
+    parts: List[str] = []
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict):
+            parts += [str(error.get("title", "")), str(error.get("message", ""))]
+        elif error:
+            parts.append(str(error))
+        if payload.get("description"):
+            parts.append(str(payload["description"]))
+    message = " - ".join(part for part in parts if part)
+    message = _EMAIL_LIKE.sub("<address>", message)
+    message = " ".join(message.split())[:160]
+    return f": {message}" if message else ""
+
+
+def _never_reached_server(exc: requests.ConnectionError) -> bool:
+    """True when the connection itself failed (refused, no route, DNS), so no request was sent."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    try:
+        from urllib3.exceptions import NewConnectionError
+    except ImportError:  # pragma: no cover - urllib3 always comes with requests
+        return False
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, NewConnectionError)
+
+
+class ZendeskBackend(TicketBackend):
+    name = "zendesk"
+
+    def __init__(
+        self,
+        email: str,
+        api_token: str,
+        subdomain: Optional[str] = None,
+        url: Optional[str] = None,
+        timeout: float = 10,
+        session: Optional[requests.Session] = None,
+    ):
+        if not (subdomain or url):
+            raise ValueError("Zendesk needs a subdomain or a url")
+        if not email or not api_token:
+            raise ValueError("Zendesk needs the agent's email and an API token")
+        self.base_url = (url or f"https://{subdomain}.zendesk.com").rstrip("/")
+        self.timeout = timeout
+        self._auth = (f"{email}/token", api_token)
+        self._session = session
+
+    def __repr__(self) -> str:  # no secrets
+        return f"ZendeskBackend({self.base_url!r})"
+
+    # --- TicketBackend -------------------------------------------------------
+
+    def create(self, draft: TicketDraft) -> TicketRef:
+        ticket: Dict[str, Any] = {
+            "subject": ticket_subject(draft),
+            "comment": {"body": draft.body, "public": False},
+            "requester": {"name": _requester_name(draft.requester_email), "email": draft.requester_email},
+            "tags": zendesk_tags(draft),
+            "external_id": draft.reference,
+            "type": "task",
+        }
+        if draft.due_at is not None:
+            ticket["due_at"] = zendesk_time(draft.due_at)
+        response = self._call(
+            "POST",
+            "/api/v2/tickets.json",
+            "create ticket",
+            creating=True,
+            json={"ticket": ticket},
+            headers={"Idempotency-Key": draft.reference},
+        )
+        body = self._json(response, "create ticket", creating=True)
+        ticket_id = ""
+        if isinstance(body, dict) and isinstance(body.get("ticket"), dict):
+            ticket_id = str(body["ticket"].get("id") or "").strip()
+        if not ticket_id:
+            raise TransientBackendError(
+                f"Zendesk create ticket for {draft.reference}: answer without a ticket id", ambiguous=True
+            )
+        lookup = response.headers.get("x-idempotency-lookup", "")
+        if lookup == "hit":
+            log.info("Zendesk ticket %s already existed for %s (idempotent retry)", ticket_id, draft.reference)
+        else:
+            log.info("Zendesk ticket %s created for %s", ticket_id, draft.reference)
+        return self._ref(ticket_id)
+
+    def find_by_reference(self, reference: str) -> Optional[TicketRef]:
+        response = self._call(
+            "GET", "/api/v2/tickets.json", "search tickets", params={"external_id": reference}
+        )
+        body = self._json(response, "search tickets")
+        tickets = body.get("tickets") if isinstance(body, dict) else None
+        if not isinstance(tickets, list):
+            raise PermanentBackendError("Zendesk search tickets: unexpected answer (no tickets)")
+        ids = sorted(
+            int(t["id"])
+            for t in tickets
+            if isinstance(t, dict) and t.get("external_id") == reference and str(t.get("id", "")).isdigit()
+        )
+        if not ids:
+            return None
+        if len(ids) > 1:
+            log.warning("Zendesk has %d tickets for %s; using the first, %s", len(ids), reference, ids[0])
+        return self._ref(str(ids[0]))
+
+    def status(self, ref: TicketRef) -> VisitorStatus:
+        ticket_id = str(ref.external_id)
+        if not ticket_id.isdigit():
+            raise PermanentBackendError(f"Zendesk ticket id must be a number, got {ticket_id!r}")
+        what = f"read ticket {ticket_id}"
+        body = self._json(self._call("GET", f"/api/v2/tickets/{ticket_id}.json", what), what)
+        ticket = body.get("ticket") if isinstance(body, dict) else None
+        if not isinstance(ticket, dict) or not ticket.get("status"):
+            raise PermanentBackendError(f"Zendesk {what}: answer without a status")
+        zd_status = str(ticket["status"]).lower()
+        tags = [str(tag).lower() for tag in ticket.get("tags") or []]
+        if zd_status in ("solved", "closed") and REJECTED_TAG in tags:
+            return VisitorStatus.REJECTED
+        mapped = STATUS_MAP.get(zd_status)
+        if mapped is None:
+            log.warning("Zendesk ticket %s has unknown status %r", ticket_id, zd_status)
+            return VisitorStatus.IN_PROGRESS
+        return mapped
+
+    # --- HTTP ----------------------------------------------------------------
+
+    def _ref(self, ticket_id: str) -> TicketRef:
+        return TicketRef(backend=self.name, external_id=ticket_id, url=f"{self.base_url}/agent/tickets/{ticket_id}")
+
+    def _http(self) -> requests.Session:
+        if self._session is None:
+            self._session = requests.Session()
+        return self._session
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        creating: bool = False,
+        headers: Optional[Dict[str, str]] = None,
+        **kwargs,
+    ) -> requests.Response:
+        """One request; failures become Transient/PermanentBackendError, never with personal data."""
+        all_headers = {"Accept": "application/json"}
+        all_headers.update(headers or {})
+        try:
+            response = self._http().request(
+                method,
+                self.base_url + path,
+                headers=all_headers,
+                auth=self._auth,
+                timeout=self.timeout,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.ConnectTimeout as exc:
+            raise TransientBackendError(f"Zendesk {what}: connection timed out") from exc
+        except requests.Timeout as exc:
+            raise TransientBackendError(
+                f"Zendesk {what}: no answer within {self.timeout}s", ambiguous=creating
+            ) from exc
+        except requests.ConnectionError as exc:
+            reached = not _never_reached_server(exc)
+            raise TransientBackendError(
+                f"Zendesk {what}: connection failed ({type(exc).__name__})", ambiguous=creating and reached
+            ) from exc
+        except requests.RequestException as exc:
+            raise PermanentBackendError(f"Zendesk {what}: request failed ({type(exc).__name__})") from exc
+
+        if response.ok:
+            return response
+        code = response.status_code
+        detail = _safe_server_message(response)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if code == 429:
+            raise TransientBackendError(f"Zendesk {what}: rate limited (HTTP 429)", retry_after=retry_after)
+        if code >= 500:
+            raise TransientBackendError(
+                f"Zendesk {what}: server error HTTP {code}{detail}", retry_after=retry_after, ambiguous=creating
+            )
+        if code == 409:
+            # Zendesk's answer to concurrent writes, e.g. the same Idempotency-Key still in flight.
+            raise TransientBackendError(f"Zendesk {what}: conflict (HTTP 409){detail}", ambiguous=creating)
+        if code == 408:
+            raise TransientBackendError(f"Zendesk {what}: HTTP 408 request timeout", ambiguous=creating)
+        if code in (401, 403):
+            raise PermanentBackendError(
+                f"Zendesk {what}: not allowed (HTTP {code}){detail}; check ZENDESK_EMAIL and ZENDESK_TOKEN"
+            )
+        if 300 <= code < 400:
+            raise PermanentBackendError(f"Zendesk {what}: redirected (HTTP {code}); check the Zendesk URL")
+        raise PermanentBackendError(f"Zendesk {what}: HTTP {code}{detail}")
+
+    def _json(self, response: requests.Response, what: str, *, creating: bool = False) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            if creating:
+                raise TransientBackendError(f"Zendesk {what}: answer is not JSON", ambiguous=True) from None
+            raise PermanentBackendError(
+                f"Zendesk {what}: answer is not JSON (HTTP {response.status_code}); check the Zendesk URL"
+            ) from None

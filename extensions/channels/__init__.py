@@ -1,0 +1,1 @@
+"""Channel connectors served by the Rasa server (configured in credentials.yml)."""

@@ -1,0 +1,45 @@
+"""Shared fixtures: an isolated database and settings per test, a real SMTP server."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from actions import db as db_module
+from actions.settings import reset_settings_cache
+from tests.support.smtp_server import TestSmtpServer
+
+TEST_SECRET = "test-secret-0123456789-abcdefghij"
+os.environ["IMAGO_DOTENV"] = "off"  # a developer's .env must not leak into tests
+
+
+@pytest.fixture
+def isolated_env(tmp_path, monkeypatch):
+    """Fresh SQLite database, outbox and secret; no .env from the developer's tree."""
+    for name in list(os.environ):
+        if name.startswith(("SMTP_", "RT_", "ZENDESK_")) or name in ("TICKET_BACKEND", "DATABASE_URL", "MAIL_OUTBOX"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'imago.db'}")
+    monkeypatch.setenv("MAIL_OUTBOX", str(tmp_path / "outbox"))
+    monkeypatch.setenv("OTP_SECRET", TEST_SECRET)
+    monkeypatch.setenv("POLICY_URL", "https://privacy.example.test/policy")
+    reset_settings_cache()
+    db_module.reset_engine()
+    yield tmp_path
+    db_module.reset_engine()
+    reset_settings_cache()
+
+
+@pytest.fixture(scope="session")
+def smtp_server(tmp_path_factory) -> TestSmtpServer:
+    server = TestSmtpServer(Path(tmp_path_factory.mktemp("smtp"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server):
+    smtp_server.clear()
+    smtp_server.reject_next = 0
+    return smtp_server

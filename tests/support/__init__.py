@@ -1,0 +1,1 @@
+"""Test helpers: throwaway servers and the fixtures that start them."""
