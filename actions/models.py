@@ -123,6 +123,11 @@ class VerifiedConversation(Base):
     expires_at = Column(UTCDateTime, nullable=False)
 
 
+def _enum(enum_class):
+    # Stored as the readable values ("in progress"), not the Python names.
+    return Enum(enum_class, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+
+
 class RequestDraft(Base):
     """What the visitor was shown to confirm; filing reads this, never slots."""
 
@@ -131,7 +136,7 @@ class RequestDraft(Base):
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(255), nullable=False, index=True)
     email = Column(String(320), nullable=False)
-    request_type = Column(Enum(RequestType, native_enum=False, length=32), nullable=False)
+    request_type = Column(_enum(RequestType), nullable=False)
     details = Column(Text)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     consumed_at = Column(UTCDateTime)
@@ -142,20 +147,18 @@ class PrivacyRequest(Base):
 
     id = Column(Integer, primary_key=True)
     reference = Column(String(16), nullable=False, unique=True)
-    request_type = Column(Enum(RequestType, native_enum=False, length=32), nullable=False)
+    request_type = Column(_enum(RequestType), nullable=False)
     email = Column(String(320), nullable=False, index=True)
     details = Column(Text)
     channel = Column(String(64))
     conversation_id = Column(String(255))
     received_at = Column(UTCDateTime, nullable=False, default=utcnow)
     due_at = Column(UTCDateTime, nullable=False)
-    status = Column(Enum(RequestStatus, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
-                    nullable=False, default=RequestStatus.RECEIVED)
+    status = Column(_enum(RequestStatus), nullable=False, default=RequestStatus.RECEIVED)
     status_changed_at = Column(UTCDateTime)
     # Delivery into the ticketing backend (the outbox pattern: recorded first).
     backend = Column(String(32), nullable=False, default="local")
-    delivery_state = Column(Enum(DeliveryState, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
-                            nullable=False, default=DeliveryState.NOT_NEEDED)
+    delivery_state = Column(_enum(DeliveryState), nullable=False, default=DeliveryState.NOT_NEEDED)
     external_id = Column(String(64))
     delivery_attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(UTCDateTime)

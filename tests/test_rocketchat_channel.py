@@ -17,8 +17,8 @@ from typing import Any, Callable, Dict, List, Optional
 import aiohttp
 import pytest
 from rasa.core.channels.channel import UserMessage, register
-from rasa.core.run import _create_single_channel
 from rasa.shared.exceptions import RasaException
+from rasa.shared.utils.common import class_from_module_path
 from sanic import Sanic
 
 from extensions.channels.rocketchat import (
@@ -124,11 +124,13 @@ def fake():
         yield server
 
 
-def make_client(fake: FakeRocketChat, delays: List[float]) -> RocketChatClient:
+def make_client(fake: FakeRocketChat, delays: List[float], timeout: float = 5) -> RocketChatClient:
+    """A client whose retry waits are recorded in `delays` instead of slept."""
+
     async def record_sleep(seconds: float) -> None:
         delays.append(seconds)
 
-    return RocketChatClient(BOT_USER, BOT_PASSWORD, fake.url, timeout=5, sleep=record_sleep)
+    return RocketChatClient(BOT_USER, BOT_PASSWORD, fake.url, timeout=timeout, sleep=record_sleep)
 
 
 @pytest.fixture
@@ -520,6 +522,24 @@ async def test_unreachable_server_is_retried_then_logged(caplog):
     assert "login failed (status None)" in our_log_text(caplog)
 
 
+async def test_timeout_is_not_repeated(fake, caplog):
+    # The server may post a message it answered too late: repeating it would send it twice.
+    delays: List[float] = []
+    client = make_client(fake, delays, timeout=0.3)
+    try:
+        assert await client.post_message(ROOM, {"text": "warm up"})
+        fake.slow_next(POST_MESSAGE, 1.0)
+        assert await client.post_message(ROOM, {"text": "slow"}) is False
+    finally:
+        await client.close()
+
+    assert delays == []  # no retry was scheduled
+    calls = await asyncio.to_thread(fake.wait_for_calls, POST_MESSAGE, 2)
+    assert [c.body["text"] for c in calls] == ["warm up", "slow"]
+    assert "timed out" in our_log_text(caplog)
+    assert "(status None)" in our_log_text(caplog)
+
+
 async def test_custom_json_is_posted_as_a_message_body(harness):
     harness.bot.reply = lambda m: {"custom": {"text": "See attached", "attachments": [{"title": "Policy"}]}}
     await harness.post(webhook_payload())
@@ -565,9 +585,11 @@ async def test_forward_without_department_configured_does_nothing(start_server):
 # -- configuration -----------------------------------------------------------------
 
 
-async def test_rasa_builds_channel_from_credentials_yml_block():
-    channel = _create_single_channel(
-        "extensions.channels.rocketchat.RocketChatInput",
+def test_rasa_builds_channel_from_credentials_yml_block():
+    # What rasa.core.run does with a credentials.yml key that is not a built-in channel
+    # (importing rasa.core.run itself would load TensorFlow).
+    channel_class = class_from_module_path("extensions.channels.rocketchat.RocketChatInput")
+    channel = channel_class.from_credentials(
         {
             "user": BOT_USER,
             "password": BOT_PASSWORD,

@@ -7,6 +7,13 @@ ambiguous failure the delivery loop looks the reference up before creating again
 Nothing personal (the requester's address, the body) ever goes into an exception
 message or a log line: RT's own error messages are passed on only with anything
 address-like blanked out.
+
+Two RT behaviours to know about:
+- RT's stock scrips e-mail the Requestor an autoreply on create ("Autoreply To
+  Requestors"), quoting the ticket's Content. Disable that scrip on the privacy
+  queue if the assistant's own confirmation mail is enough.
+- REST 2.0 searches never return deleted tickets, so a ticket deleted in RT is
+  not found by reference (its status, read by id, maps to "rejected").
 """
 from __future__ import annotations
 

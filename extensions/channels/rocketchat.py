@@ -79,6 +79,14 @@ class _Login:
         return {"X-Auth-Token": self.auth_token, "X-User-Id": self.user_id}
 
 
+@dataclass(frozen=True)
+class _Answer:
+    status: Optional[int]  # None: no answer came
+    body: Any = None
+    retry_after: Optional[float] = None
+    worth_repeating: bool = False
+
+
 class RocketChatClient:
     """The REST client shared by every reply: one HTTP session, one login.
 
@@ -193,41 +201,52 @@ class RocketChatClient:
     async def _post(
         self, endpoint: Text, body: Dict[Text, Any], headers: Dict[Text, Text]
     ) -> Tuple[Optional[int], Any]:
-        """POSTs JSON, retrying 429, 5xx and refused connections with backoff.
+        """POSTs JSON, retrying 429, 5xx and lost connections with backoff.
 
-        Returns the last status (None if the server was never reached) and JSON body.
-        A timeout is not retried: the server may have posted the message already.
+        Returns the last status (None if no answer came) and the JSON body.
         """
-        url = f"{self.server_url}/api/v1/{endpoint}"
-        status: Optional[int] = None
-        for attempt in range(1, self.max_attempts + 1):
-            retry_after: Optional[float] = None
-            try:
-                async with self._http().post(url, json=body, headers=headers) as resp:
-                    status = resp.status
-                    retry_after = _retry_after_seconds(resp.headers.get("Retry-After"))
-                    try:
-                        answer = await resp.json(content_type=None)
-                    except ValueError:
-                        answer = None
-            except aiohttp.ClientConnectorError:
-                status, answer = None, None
-            except asyncio.TimeoutError:
-                logger.warning("RocketChat %s timed out after %ss", endpoint, self.timeout)
-                return None, None
-
-            retryable = status is None or status == 429 or status >= 500
-            if not retryable or attempt == self.max_attempts:
-                return status, answer
+        attempt = 1
+        while True:
+            answer = await self._post_once(endpoint, body, headers)
+            if not answer.worth_repeating or attempt >= self.max_attempts:
+                return answer.status, answer.body
             delay = self.backoff_base * 2 ** (attempt - 1)
-            if status == 429 and retry_after is not None:
-                delay = min(retry_after, self.retry_after_cap)
+            if answer.status == 429 and answer.retry_after is not None:
+                delay = min(answer.retry_after, self.retry_after_cap)
             logger.warning(
                 "RocketChat %s answered %s; retry %d in %.2fs",
-                endpoint, status, attempt, delay,
+                endpoint, answer.status, attempt, delay,
             )
             await self._sleep(delay)
-        return status, None  # not reached
+            attempt += 1
+
+    async def _post_once(
+        self, endpoint: Text, body: Dict[Text, Any], headers: Dict[Text, Text]
+    ) -> _Answer:
+        url = f"{self.server_url}/api/v1/{endpoint}"
+        try:
+            async with self._http().post(url, json=body, headers=headers) as resp:
+                try:
+                    parsed = await resp.json(content_type=None)
+                except ValueError:
+                    parsed = None
+                return _Answer(
+                    resp.status,
+                    parsed,
+                    _retry_after_seconds(resp.headers.get("Retry-After")),
+                    worth_repeating=resp.status == 429 or resp.status >= 500,
+                )
+        except aiohttp.ClientConnectionError as error:
+            # Refused, reset, or a kept-alive connection the server had closed.
+            logger.warning("RocketChat %s connection failed (%s)", endpoint, type(error).__name__)
+            return _Answer(None, worth_repeating=True)
+        except asyncio.TimeoutError:
+            # RocketChat may have posted the message already: not repeated.
+            logger.warning("RocketChat %s timed out after %ss", endpoint, self.timeout)
+            return _Answer(None)
+        except aiohttp.ClientError as error:
+            logger.warning("RocketChat %s failed (%s)", endpoint, type(error).__name__)
+            return _Answer(None)
 
 
 class RocketChatBot(OutputChannel):

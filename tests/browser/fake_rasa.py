@@ -38,6 +38,20 @@ LINK_REPLY = (
     "- Chat transcripts are kept for 30 days.\n"
     "Unsafe links stay plain text: [click me](javascript:alert(1))."
 )
+TRICKY_LINKS = (
+    "[protocol-relative](//evil.example/x) [data](data:text/html,hi) "
+    "[spaced]( javascript:alert(1)) [mixed case](JaVaScRiPt:alert(1)) "
+    "[vbscript](vbscript:msgbox) [parens](https://imago.example/a_(b)) [anchor](/policy#sharing)\n"
+    "Bare: https://imago.example/privacy. Mail dpo@imago.example please."
+)
+DATA_QUESTION = "What data do you collect?"
+DATA_REPLY = (
+    "When you use **SmartPresent** we process:\n"
+    "- your account details (name, e-mail),\n"
+    "- meeting metadata such as times and participants,\n"
+    "- support chats, kept for 30 days.\n"
+    "Details are in our [privacy policy](/policy)."
+)
 OPTIONS_TEXT = "What would you like to know?"
 OPTIONS = [
     {"content_type": "text", "title": "Data retention", "payload": "/ask_retention"},
@@ -55,7 +69,11 @@ def reply_for(message: str) -> List[Dict[str, Any]]:
         return split_text(GREETING)
     if lowered == "link":
         return split_text(LINK_REPLY)
-    if lowered in ("options", "help"):
+    if lowered == "tricky links":
+        return split_text(TRICKY_LINKS)
+    if text == DATA_QUESTION:
+        return split_text(DATA_REPLY)
+    if lowered in ("options", "help", "what can i ask?"):
         return [{"text": OPTIONS_TEXT, "quick_replies": OPTIONS}]
     if text == "/ask_retention":
         return split_text(RETENTION_REPLY)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from fake_rasa import ERASURE_REPLY, GREETING, OPTIONS_TEXT, RETENTION_REPLY
+from fake_rasa import DATA_QUESTION, ERASURE_REPLY, GREETING, OPTIONS_TEXT, RETENTION_REPLY
 
 pytestmark = pytest.mark.browser
 
@@ -77,12 +77,31 @@ def test_markdown_links_bold_and_lists(chat, web_url):
     expect(bubble.locator("ul > li")).to_have_text(
         ["We never sell personal data.", "Chat transcripts are kept for 30 days."]
     )
-    # javascript: links are not made clickable; their text stays.
-    expect(bubble).to_contain_text("click me")
+    # javascript: links are not made clickable; their text stays, the URL goes.
+    expect(bubble).to_contain_text("Unsafe links stay plain text: click me.")
+    expect(bubble).not_to_contain_text("javascript")
     assert bubble.locator("a[href^='javascript']").count() == 0
     assert bubble.locator("a").count() == 2
     hrefs = bubble.locator("a").evaluate_all("links => links.map(a => a.protocol)")
     assert set(hrefs) <= {"http:", "https:", "mailto:"}
+
+
+def test_only_safe_links_become_links(chat, web_url):
+    chat.open_chat()
+    chat.send("tricky links")
+    chat.expect_bot_text("Bare:")
+    bubble = chat.bot_bubbles.last
+    links = bubble.locator("a").evaluate_all("links => links.map(a => [a.textContent, a.href])")
+    # The text of a link includes a screen-reader hint after its visible words.
+    assert [(text.split(" (opens")[0], href) for text, href in links] == [
+        ("parens", "https://imago.example/a_(b)"),
+        ("anchor", f"{web_url}/policy#sharing"),
+        ("https://imago.example/privacy", "https://imago.example/privacy"),
+        ("dpo@imago.example", "mailto:dpo@imago.example"),
+    ]
+    for unsafe in ("protocol-relative", "data", "spaced", "mixed case", "vbscript"):
+        expect(bubble).to_contain_text(unsafe)
+    expect(bubble).not_to_contain_text("evil.example")
 
 
 def test_quick_replies_send_their_payload(chat, fake_rasa):
@@ -223,6 +242,11 @@ def test_keyboard_only(chat, fake_rasa):
 
     page.keyboard.press("Space")  # buttons work with Space too
     expect(chat.panel).to_be_visible()
+    page.keyboard.press("Escape")  # Escape also works with focus on the launcher
+    expect(chat.panel).to_be_hidden()
+    expect(chat.launcher).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(chat.panel).to_be_visible()
     expect(chat.input).to_be_focused()
     page.get_by_role("button", name="Close chat").focus()
     page.keyboard.press("Enter")
@@ -337,15 +361,12 @@ def test_screenshot(chat_factory, tmp_path, name, viewport):
     chat.open_chat()
     chat.send("hello")
     chat.expect_bot_text(GREETING)
-    chat.send("link")
-    chat.expect_bot_text("We never sell personal data.")
-    chat.send("options")
-    chat.expect_bot_text(OPTIONS_TEXT)
-    chat.page.get_by_role("button", name="Data retention").click()
-    chat.expect_bot_text(RETENTION_REPLY)
-    chat.send("options")
+    chat.send(DATA_QUESTION)
+    chat.expect_bot_text("Details are in our")
+    chat.send("What can I ask?")
     chat.expect_bot_text(OPTIONS_TEXT)
     chat.page.evaluate("document.activeElement.blur()")
+    chat.page.mouse.move(1, 1)  # no hover effects in the picture
     target = SCREENSHOTS if os.environ.get("IMAGO_WRITE_SCREENSHOTS") == "1" else tmp_path
     target.mkdir(parents=True, exist_ok=True)
     chat.page.screenshot(path=str(target / name), animations="disabled")

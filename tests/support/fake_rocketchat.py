@@ -10,7 +10,8 @@ Implements the calls the connector makes:
   `{"success": true}`.
 
 Every request is recorded (`requests`); faults are injected per endpoint and consumed
-one request at a time (`fail_next_login`, `fail_next_post_messages`, `fail_next`).
+one request at a time (`fail_next_login`, `fail_next_post_messages`, `fail_next`,
+`slow_next`).
 
 It runs in a thread, so both blocking and asyncio clients can use it:
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional
@@ -60,6 +62,7 @@ class FakeRocketChat:
         self.bot_user_id = bot_user_id
         self.requests: List[RecordedRequest] = []
         self._faults: Dict[str, List[_Fault]] = {}
+        self._delays: Dict[str, List[float]] = {}
         self._valid_tokens: set = set()
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
@@ -71,7 +74,10 @@ class FakeRocketChat:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-rocketchat", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-rocketchat",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -122,6 +128,11 @@ class FakeRocketChat:
         headers = {"Retry-After": retry_after} if retry_after is not None else None
         self.fail_next(POST_MESSAGE, status, times, headers, expire_token=status == 401)
 
+    def slow_next(self, path: str, seconds: float, times: int = 1) -> None:
+        """The next `times` requests to `path` are answered (normally) after `seconds`."""
+        with self._lock:
+            self._delays.setdefault(path, []).extend([seconds] * times)
+
     def expire_all_tokens(self) -> None:
         with self._lock:
             self._valid_tokens.clear()
@@ -130,6 +141,15 @@ class FakeRocketChat:
     def calls(self, path: str) -> List[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.path == path]
+
+    def wait_for_calls(self, path: str, count: int, timeout: float = 5.0) -> List[RecordedRequest]:
+        """Polls until `count` requests to `path` were answered, or fails after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while len(self.calls(path)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{path}: {len(self.calls(path))} calls, expected {count}")
+            time.sleep(0.01)
+        return self.calls(path)
 
     def login_count(self) -> int:
         return len(self.calls(LOGIN))
@@ -144,6 +164,11 @@ class FakeRocketChat:
     # -- request handling -----------------------------------------------------
     def _handle(self, method: str, path: str, headers: Dict[str, str], raw: bytes):
         body = _parse_body(headers.get("content-type", ""), raw)
+        with self._lock:
+            delays = self._delays.get(path)
+            delay = delays.pop(0) if delays else 0.0
+        if delay:
+            time.sleep(delay)
         with self._lock:
             status, answer, extra_headers = self._answer(method, path, headers, body)
             self.requests.append(RecordedRequest(method, path, headers, body, status))
@@ -222,7 +247,10 @@ class FakeRocketChat:
                 for name, value in extra.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (timeout tests)
 
             do_POST = _serve
             do_GET = _serve

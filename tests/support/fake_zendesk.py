@@ -259,7 +259,9 @@ class FakeZendesk:
         server.daemon_threads = True
         server.state = self._state  # type: ignore[attr-defined]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="fake-zendesk", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-zendesk", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -37,7 +37,7 @@
   var BOT_EVENT = "bot_uttered";
 
   var TEXT = {
-    open: "Open chat",
+    launcher: "Chat with",
     close: "Close chat",
     reset: "Start a new conversation",
     send: "Send",
@@ -234,7 +234,8 @@
 
   // [text](url) | **bold** | bare http(s) URL | e-mail address
   var INLINE_RE = new RegExp(
-    "\\[([^\\]\\n]+)\\]\\(\\s*([^()\\s]+)\\s*\\)" +
+    // the URL may hold one level of balanced parentheses: .../Foo_(bar)
+    "\\[([^\\]\\n]+)\\]\\(\\s*((?:[^()\\s]|\\([^()\\s]*\\))+)\\s*\\)" +
       "|\\*\\*(.+?)\\*\\*" +
       "|(\\bhttps?:\\/\\/[^\\s<>\"']*[^\\s<>\"'.,;:!?)\\]])" +
       "|\\b([A-Za-z0-9._%+\\-]+@[A-Za-z0-9.\\-]+\\.[A-Za-z]{2,})\\b",
@@ -366,7 +367,8 @@
     var launcher = el("button", "imago-chat__launcher");
     launcher.id = "imago-chat-launcher";
     launcher.type = "button";
-    launcher.setAttribute("aria-label", TEXT.open + ": " + config.title);
+    // One stable name; aria-expanded tells whether the chat is open.
+    launcher.setAttribute("aria-label", TEXT.launcher + " " + config.title);
     launcher.setAttribute("aria-expanded", "false");
     launcher.setAttribute("aria-controls", "imago-chat-panel");
     launcher.setAttribute("aria-haspopup", "dialog");
@@ -758,7 +760,6 @@
       ui.panel.hidden = false;
       ui.root.setAttribute("data-state", "open");
       ui.launcher.setAttribute("aria-expanded", "true");
-      ui.launcher.setAttribute("aria-label", TEXT.close + ": " + config.title);
       ui.panel.setAttribute("aria-modal", isPhone() ? "true" : "false");
       document.documentElement.classList.add("imago-chat-open");
       state.open = true;
@@ -779,7 +780,6 @@
     ui.panel.hidden = true;
     ui.root.setAttribute("data-state", "closed");
     ui.launcher.setAttribute("aria-expanded", "false");
-    ui.launcher.setAttribute("aria-label", TEXT.open + ": " + config.title);
     document.documentElement.classList.remove("imago-chat-open");
     state.open = false;
     saveState();
@@ -854,8 +854,8 @@
     sendMessage(text);
     ui.input.focus();
   });
-  ui.panel.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" || event.key === "Esc") {
+  ui.root.addEventListener("keydown", function (event) {
+    if ((event.key === "Escape" || event.key === "Esc") && isOpen()) {
       event.preventDefault();
       event.stopPropagation();
       close();

@@ -1,0 +1,150 @@
+"""Command-line tool for the privacy team.
+
+    imago-requests list [--status received] [--type deletion] [--overdue]
+    imago-requests show PRV-7K3M9Q
+    imago-requests set-status PRV-7K3M9Q completed [--note "sent by post"] [--by alice]
+    imago-requests deliver [--loop]        (push pending requests to the ticket backend)
+
+(`python -m actions.staff_cli ...` works too.) Reads DATABASE_URL like the assistant.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+from sqlalchemy import select
+
+from actions.db import session_scope
+from actions.models import AuditEvent, PrivacyRequest, RequestStatus, RequestType, utcnow
+from actions.privacy_requests import format_date, set_status
+
+# Accepts "in_progress", "in-progress" and "in progress" alike.
+STATUS_NAMES = {s.name.lower(): s for s in RequestStatus}
+
+
+def _status(value: str) -> RequestStatus:
+    try:
+        return STATUS_NAMES[value.lower().replace("-", "_").replace(" ", "_")]
+    except KeyError:
+        raise argparse.ArgumentTypeError(
+            f"unknown status {value!r}; one of: {', '.join(s.name.lower() for s in RequestStatus)}"
+        ) from None
+
+
+def _type(value: str) -> RequestType:
+    try:
+        return RequestType(value.lower().replace("-", "_"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown type {value!r}; one of: {', '.join(t.value for t in RequestType)}"
+        ) from None
+
+
+def cmd_list(args) -> int:
+    with session_scope() as session:
+        query = select(PrivacyRequest).order_by(PrivacyRequest.due_at)
+        if args.status:
+            query = query.where(PrivacyRequest.status == args.status)
+        if args.type:
+            query = query.where(PrivacyRequest.request_type == args.type)
+        if args.overdue:
+            query = query.where(PrivacyRequest.due_at < utcnow(),
+                                PrivacyRequest.status.in_([s for s in RequestStatus if s.is_open]))
+        rows = session.execute(query).scalars().all()
+        if not rows:
+            print("no requests match")
+            return 0
+        print(f"{'reference':12} {'type':17} {'status':16} {'due':18} {'delivery':10} email")
+        now = utcnow()
+        for row in rows:
+            late = " OVERDUE" if row.status.is_open and row.due_at < now else ""
+            print(f"{row.reference:12} {row.request_type.value:17} {row.status.value:16} "
+                  f"{format_date(row.due_at):18} {row.delivery_state.value:10} {row.email}{late}")
+        print(f"{len(rows)} request(s)")
+    return 0
+
+
+def cmd_show(args) -> int:
+    with session_scope() as session:
+        row = session.execute(
+            select(PrivacyRequest).where(PrivacyRequest.reference == args.reference.upper())
+        ).scalar_one_or_none()
+        if row is None:
+            print(f"error: no request with reference {args.reference}", file=sys.stderr)
+            return 2
+        fields = [
+            ("reference", row.reference), ("type", row.request_type.label), ("status", row.status.value),
+            ("email", row.email), ("details", row.details or "-"), ("channel", row.channel or "-"),
+            ("conversation", row.conversation_id or "-"), ("received", row.received_at.isoformat()),
+            ("due", row.due_at.isoformat()), ("backend", row.backend),
+            ("delivery", f"{row.delivery_state.value} (attempts {row.delivery_attempts})"),
+            ("ticket", row.external_id or "-"),
+        ]
+        for name, value in fields:
+            print(f"{name:>13}: {value}")
+        print("\naudit trail:")
+        for event in session.execute(
+            select(AuditEvent).where(AuditEvent.request_id == row.id).order_by(AuditEvent.id)
+        ).scalars():
+            detail = f" {json.loads(event.detail)}" if event.detail else ""
+            print(f"  {event.at.isoformat()}  {event.actor:10} {event.event}{detail}")
+    return 0
+
+
+def cmd_set_status(args) -> int:
+    try:
+        view = set_status(args.reference, args.status, actor=f"staff:{args.by}", note=args.note)
+    except LookupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{view.reference} is now {view.status.value}")
+    return 0
+
+
+def cmd_deliver(args) -> int:
+    from actions.delivery import deliver_pending, run_forever
+
+    if args.loop:
+        run_forever()
+        return 0
+    report = deliver_pending()
+    print(f"delivered {report.delivered}, still pending {report.pending}, failed {report.failed}")
+    return 0 if report.failed == 0 else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imago-requests", description="Privacy requests for staff")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("list", help="list requests, soonest due first")
+    listing.add_argument("--status", type=_status)
+    listing.add_argument("--type", type=_type)
+    listing.add_argument("--overdue", action="store_true", help="open and past the due date")
+    listing.set_defaults(func=cmd_list)
+
+    show = commands.add_parser("show", help="one request with its audit trail")
+    show.add_argument("reference")
+    show.set_defaults(func=cmd_show)
+
+    status = commands.add_parser("set-status", help="change a request's status")
+    status.add_argument("reference")
+    status.add_argument("status", type=_status)
+    status.add_argument("--note")
+    status.add_argument("--by", default="cli", help="who is making the change (for the audit log)")
+    status.set_defaults(func=cmd_set_status)
+
+    deliver = commands.add_parser("deliver", help="deliver pending requests to the ticket backend")
+    deliver.add_argument("--loop", action="store_true", help="keep running, with backoff")
+    deliver.set_defaults(func=cmd_deliver)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Recording requests, due dates, references and the staff command-line tool."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from actions.db import session_scope
+from actions.models import AuditEvent, PrivacyRequest, RequestStatus, RequestType
+from actions.privacy_requests import (
+    REFERENCE_ALPHABET,
+    due_date,
+    new_reference,
+    record_request,
+    requests_for,
+    set_status,
+)
+from actions.staff_cli import main as staff_cli
+
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize("received, due", [
+    (datetime(2026, 1, 31, 12, tzinfo=UTC), datetime(2026, 2, 28, 12, tzinfo=UTC)),
+    (datetime(2028, 1, 31, 12, tzinfo=UTC), datetime(2028, 2, 29, 12, tzinfo=UTC)),
+    (datetime(2026, 11, 29, 9, tzinfo=UTC), datetime(2026, 12, 29, 9, tzinfo=UTC)),
+    (datetime(2026, 12, 15, 0, tzinfo=UTC), datetime(2027, 1, 15, 0, tzinfo=UTC)),
+])
+def test_due_date_is_one_calendar_month(received, due):
+    assert due_date(received) == due
+
+
+def test_references_are_short_and_unambiguous():
+    refs = {new_reference() for _ in range(500)}
+    assert len(refs) == 500
+    for ref in refs:
+        assert ref.startswith("PRV-") and len(ref) == 10
+        assert set(ref[4:]) <= set(REFERENCE_ALPHABET)
+    assert not set("01OIL") & set(REFERENCE_ALPHABET)
+
+
+def test_record_writes_every_field(isolated_env):
+    now = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
+    view = record_request("a@example.org", RequestType.CORRECTION, "name is wrong", "socketio", "conv-9", now=now)
+    with session_scope() as session:
+        row = session.execute(select(PrivacyRequest)).scalar_one()
+        events = [e.event for e in session.execute(select(AuditEvent)).scalars()]
+    assert (row.reference, row.request_type, row.email, row.details, row.channel, row.conversation_id) == \
+        (view.reference, RequestType.CORRECTION, "a@example.org", "name is wrong", "socketio", "conv-9")
+    assert row.received_at == now and row.due_at == datetime(2026, 12, 29, 9, 30, tzinfo=UTC)
+    assert row.status is RequestStatus.RECEIVED
+    assert events == ["request_recorded"]
+
+
+def test_closed_request_allows_a_new_one_of_the_same_type(isolated_env):
+    first = record_request("a@example.org", RequestType.ACCESS, None, "rest", "c")
+    set_status(first.reference, RequestStatus.COMPLETED)
+    second = record_request("a@example.org", RequestType.ACCESS, None, "rest", "c")
+    assert second.reference != first.reference and not second.duplicate
+
+
+def test_requests_for_is_per_address(isolated_env):
+    record_request("a@example.org", RequestType.ACCESS, None, "rest", "c")
+    record_request("b@example.org", RequestType.ACCESS, None, "rest", "c")
+    assert [v.request_type for v in requests_for("a@example.org")] == [RequestType.ACCESS]
+    assert len(requests_for("c@example.org")) == 0
+
+
+def test_set_status_audits_the_change(isolated_env):
+    view = record_request("a@example.org", RequestType.ACCESS, None, "rest", "c")
+    set_status(view.reference.lower(), RequestStatus.IN_PROGRESS, actor="staff:alice")
+    with session_scope() as session:
+        event = session.execute(select(AuditEvent).where(AuditEvent.event == "status_changed")).scalar_one()
+    assert event.actor == "staff:alice" and '"to": "in progress"' in event.detail
+    with pytest.raises(LookupError):
+        set_status("PRV-ZZZZZZ", RequestStatus.COMPLETED)
+
+
+def test_staff_cli_lists_filters_shows_and_changes_status(isolated_env, capsys):
+    old = record_request("late@example.org", RequestType.DELETION, None, "rest", "c",
+                         now=datetime(2020, 1, 1, tzinfo=UTC))
+    new = record_request("new@example.org", RequestType.EXPORT, None, "rest", "c")
+
+    assert staff_cli(["list"]) == 0
+    out = capsys.readouterr().out
+    assert old.reference in out and new.reference in out and "OVERDUE" in out
+
+    assert staff_cli(["list", "--overdue"]) == 0
+    out = capsys.readouterr().out
+    assert old.reference in out and new.reference not in out
+
+    assert staff_cli(["list", "--type", "export"]) == 0
+    assert new.reference in capsys.readouterr().out
+
+    assert staff_cli(["set-status", new.reference, "in-progress", "--by", "alice"]) == 0
+    assert "in progress" in capsys.readouterr().out
+    assert staff_cli(["list", "--status", "in_progress"]) == 0
+    out = capsys.readouterr().out
+    assert new.reference in out and old.reference not in out
+
+    assert staff_cli(["show", new.reference]) == 0
+    out = capsys.readouterr().out
+    assert "request_recorded" in out and "status_changed" in out and "staff:alice" in out
+
+
+def test_staff_cli_reports_bad_input_clearly(isolated_env, capsys):
+    assert staff_cli(["show", "PRV-NOPE22"]) == 2
+    assert "no request with reference" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        staff_cli(["list", "--status", "bogus"])
+    assert "unknown status" in capsys.readouterr().err
