@@ -1,18 +1,57 @@
 """Passing the conversation to a person from the privacy team."""
 from __future__ import annotations
 
+import asyncio
 from typing import List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.handoff import create_escalation
+from actions.request_actions import get_verifier
+from actions.settings import get_settings
+
+REASONS = {"request_human": "asked", "report_urgent": "urgent", "nlu_fallback": "not understood"}
+
+
+def _is_livechat(tracker: Tracker) -> bool:
+    metadata = tracker.latest_message.get("metadata") or {}
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = metadata or event.get("metadata") or {}
+            break
+    return tracker.get_latest_input_channel() == "rocketchat" and metadata.get("shape") == "livechat"
+
 
 class ActionHandoff(Action):
+    """Files an escalation, tells the visitor what happens next, and pauses the bot."""
+
     def name(self) -> Text:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
-        dispatcher.utter_message(response="utter_contact_privacy_team")
-        return [SlotSet("fallback_count", 0)]
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        verified = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
+        escalation = await asyncio.to_thread(
+            create_escalation, tracker.sender_id, tracker.get_latest_input_channel() or "unknown",
+            REASONS.get(intent, "asked"), tracker.events, verified,
+        )
+        settings = get_settings()
+        if _is_livechat(tracker):
+            # The RocketChat connector forwards the room to the human department.
+            dispatcher.utter_message(
+                text="I'm transferring you to a person from IMAGO's privacy team now. Please stay in this chat.",
+                json_message={"imago_handoff": {"escalation": escalation.reference}},
+            )
+        else:
+            follow_up = (f" If you have to leave, they can reach you at the address you verified."
+                         if verified else
+                         f" If you have to leave, you can also write to {settings.privacy_team_email}.")
+            dispatcher.utter_message(
+                text=f"I've passed this conversation to IMAGO's privacy team (reference {escalation.reference}). "
+                f"A member of staff will reply right here, {settings.handoff_wait}. Until then I'll stay "
+                f"quiet; anything you write is kept for them.{follow_up}"
+            )
+        return [SlotSet("fallback_count", 0), ConversationPaused()]

@@ -185,3 +185,30 @@ class AuditEvent(Base):
     detail = Column(Text)
 
     request = relationship("PrivacyRequest", back_populates="audit")
+
+
+class EscalationStatus(str, enum.Enum):
+    WAITING = "waiting"  # the visitor waits for a person
+    WITH_STAFF = "with staff"  # a member of staff has replied
+    HANDED_BACK = "handed back"  # the assistant is back in charge
+    FORWARDED = "forwarded"  # moved to a RocketChat Omnichannel department
+
+
+class Escalation(Base):
+    """A conversation handed to a person. The transcript is stored with one-time
+    codes masked; the staff console reads it from here."""
+
+    __tablename__ = "escalations"
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(16), nullable=False, unique=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(64))
+    reason = Column(String(64), nullable=False)  # asked | urgent | not understood
+    verified_email = Column(String(320))
+    open_requests = Column(Text)  # JSON list of {reference, type, status, due}
+    transcript = Column(Text, nullable=False)  # JSON list of {who, text, at}
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    status = Column(_enum(EscalationStatus), nullable=False, default=EscalationStatus.WAITING)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    external_id = Column(String(64))  # ticket in the configured backend, when filed there

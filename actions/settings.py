@@ -65,6 +65,8 @@ class Settings:
     mail_from: str = "IMAGO Privacy Assistant <privacy-assistant@localhost>"
     privacy_team_email: str = "support@Imagotechs.com"
     ticket_backend: str = "local"
+    handoff_wait: str = "usually within one working day"
+    staff_token: Optional[str] = field(repr=False, default=None)
 
     @property
     def secret_bytes(self) -> bytes:
@@ -109,6 +111,8 @@ def get_settings() -> Settings:
         mail_from=_env("MAIL_FROM", "IMAGO Privacy Assistant <privacy-assistant@localhost>"),
         privacy_team_email=_env("PRIVACY_TEAM_EMAIL", "support@Imagotechs.com"),
         ticket_backend=_env("TICKET_BACKEND", "local").lower(),
+        handoff_wait=_env("HANDOFF_WAIT", "usually within one working day"),
+        staff_token=_env("STAFF_TOKEN"),
     )
 
 

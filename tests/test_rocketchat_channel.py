@@ -198,9 +198,7 @@ async def test_outgoing_webhook_reaches_bot_per_room(harness):
     assert message.sender_id == ROOM
     assert message.input_channel == "rocketchat"
     assert message.message_id == "MSG1"
-    assert message.metadata == {
-        "rocketchat": {"shape": "webhook", "room_id": ROOM, "user_id": "ALICEID", "message_id": "MSG1"}
-    }
+    assert message.metadata == {"shape": "webhook", "room_id": ROOM, "user_id": "ALICEID", "message_id": "MSG1"}
     assert harness.fake.posted_messages() == [{"roomId": ROOM, "text": "echo: what data do you keep?"}]
 
 
@@ -211,8 +209,9 @@ async def test_livechat_visitor_message_reaches_bot_per_room(harness):
     [message] = harness.bot.messages
     assert message.text == "delete my data"
     assert message.sender_id == LIVECHAT_ROOM
-    assert message.metadata["rocketchat"]["shape"] == "livechat"
-    assert message.metadata["rocketchat"]["room_id"] == LIVECHAT_ROOM
+    assert message.metadata == {
+        "shape": "livechat", "room_id": LIVECHAT_ROOM, "visitor_id": "VISITORID", "message_id": "LMSG1"
+    }
     assert harness.fake.posted_messages() == [{"roomId": LIVECHAT_ROOM, "text": "echo: delete my data"}]
 
 
@@ -571,6 +570,23 @@ async def test_forward_to_department_reports_failure(harness):
     output = harness.channel.get_output_channel()
 
     assert await output.forward_to_department(LIVECHAT_ROOM, "please") is False
+
+
+async def test_handoff_custom_json_forwards_the_livechat_room(harness):
+    # What action_handoff sends in a livechat room: a text, then the hand-off marker.
+    harness.bot.reply = lambda m: {
+        "text": "I'm transferring you to a person now.",
+        "custom": {"imago_handoff": {"escalation": "ESC-42"}},
+    }
+
+    await harness.post_livechat(livechat_payload("I want to talk to a person"))
+
+    assert harness.fake.posted_messages() == [
+        {"roomId": LIVECHAT_ROOM, "text": "I'm transferring you to a person now."}
+    ]
+    assert harness.fake.forwards() == [
+        {"roomId": LIVECHAT_ROOM, "departmentId": DEPARTMENT, "comment": "Escalation ESC-42"}
+    ]
 
 
 async def test_forward_without_department_configured_does_nothing(start_server):

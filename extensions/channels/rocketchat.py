@@ -5,6 +5,10 @@ with `user`, `password`, `server_url`, `webhook_token`, `livechat_token`,
 `handoff_department_id` (optional) and `timeout` (seconds). Served at
 `/webhooks/rocketchat/webhook`.
 
+The conversation (sender id) is the RocketChat room: `channel_id` of an outgoing
+webhook, `_id` of an Omnichannel room. Each user message carries the metadata
+`{"shape": "webhook"|"livechat", "room_id", "message_id", "user_id"|"visitor_id"}`.
+
 Differences from Rasa's built-in `rasa.core.channels.rocketchat`:
 - both webhook secrets are checked (a shape whose secret is not configured is refused);
 - livechat events other than visitor messages, and the bot's own messages, are ignored;
@@ -34,6 +38,8 @@ logger = logging.getLogger(__name__)
 LIVECHAT_TOKEN_HEADER = "X-RocketChat-Livechat-Token"
 SHAPE_WEBHOOK = "webhook"
 SHAPE_LIVECHAT = "livechat"
+# Custom JSON that action_handoff sends to ask for the room to be forwarded to people.
+HANDOFF_KEY = "imago_handoff"
 
 DEFAULT_TIMEOUT = 10.0
 MAX_ATTEMPTS = 3
@@ -149,26 +155,25 @@ class RocketChatClient:
         return await self._call("livechat/room.forward", body, room_id)
 
     async def _call(self, endpoint: Text, body: Dict[Text, Any], room_id: Text) -> bool:
-        stale: Optional[_Login] = None
         status: Optional[int] = None
-        for relogin_allowed in (True, False):
-            login = await self._current_login(stale)
-            if login is None:
-                logger.error(
-                    "RocketChat %s not sent to room %s: login failed",
-                    endpoint, room_ref(room_id),
-                )
-                return False
+        answer: Any = None
+        login = await self._current_login()
+        if login is not None:
             status, answer = await self._post(endpoint, body, login.headers())
-            if status == 401 and relogin_allowed:
+            if status == 401:  # token expired or revoked: one new login, one more try
                 logger.info("RocketChat token refused (401); logging in again")
-                stale = login
-                continue
-            if status is not None and 200 <= status < 300:
-                if isinstance(answer, dict) and answer.get("success") is False:
-                    break
-                return True
-            break
+                login = await self._current_login(stale=login)
+                if login is not None:
+                    status, answer = await self._post(endpoint, body, login.headers())
+        if login is None:
+            logger.error(
+                "RocketChat %s not sent to room %s: login failed",
+                endpoint, room_ref(room_id),
+            )
+            return False
+        refused = isinstance(answer, dict) and answer.get("success") is False
+        if status is not None and 200 <= status < 300 and not refused:
+            return True
         logger.error(
             "RocketChat %s failed for room %s (status %s)",
             endpoint, room_ref(room_id), status,
@@ -306,7 +311,17 @@ class RocketChatBot(OutputChannel):
     async def send_custom_json(
         self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
     ) -> None:
-        """Posts a chat.postMessage body as given (roomId defaults to the room)."""
+        """Posts a chat.postMessage body as given (roomId defaults to the room).
+
+        `{"imago_handoff": {"escalation": REF}}` (from action_handoff in a livechat
+        room) is not a message: it forwards the room to the hand-off department.
+        """
+        handoff = json_message.get(HANDOFF_KEY)
+        if handoff is not None:
+            reference = handoff.get("escalation") if isinstance(handoff, dict) else None
+            comment = f"Escalation {reference}" if reference else "Hand-off from the assistant"
+            await self.forward_to_department(recipient_id, comment)
+            return
         await self.client.post_message(recipient_id, json_message)
 
     async def forward_to_department(
@@ -483,12 +498,10 @@ class RocketChatInput(InputChannel):
         if not room_id:
             return [], "no channel_id"
         metadata = {
-            "rocketchat": {
-                "shape": SHAPE_WEBHOOK,
-                "room_id": room_id,
-                "user_id": payload.get("user_id"),
-                "message_id": payload.get("message_id"),
-            }
+            "shape": SHAPE_WEBHOOK,
+            "room_id": room_id,
+            "user_id": payload.get("user_id"),
+            "message_id": payload.get("message_id"),
         }
         return [_Incoming(text, room_id, payload.get("message_id"), metadata)], ""
 
@@ -519,12 +532,10 @@ class RocketChatInput(InputChannel):
             if not isinstance(text, str) or not text.strip():
                 continue
             metadata = {
-                "rocketchat": {
-                    "shape": SHAPE_LIVECHAT,
-                    "room_id": room_id,
-                    "visitor_id": visitor.get("_id") if isinstance(visitor, dict) else None,
-                    "message_id": message.get("_id"),
-                }
+                "shape": SHAPE_LIVECHAT,
+                "room_id": room_id,
+                "visitor_id": visitor.get("_id") if isinstance(visitor, dict) else None,
+                "message_id": message.get("_id"),
             }
             incoming.append(_Incoming(text, room_id, message.get("_id"), metadata))
         return incoming, ("" if incoming else "no visitor message")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -48,7 +47,6 @@ CHROMIUM_ARGS = [
 VENDOR_BUNDLE = ROOT / "web" / "vendor" / "socket.io.min.js"
 FAKE_RASA = Path(__file__).with_name("fake_rasa.py")
 
-LOG = "#imago-chat-log"
 BOT_BUBBLES = "#imago-chat-log .imago-chat__message--bot .imago-chat__bubble"
 USER_BUBBLES = "#imago-chat-log .imago-chat__message--user .imago-chat__bubble"
 NOTICES = "#imago-chat-log .imago-chat__notice"

@@ -242,6 +242,8 @@ def test_keyboard_only(chat, fake_rasa):
 
     page.keyboard.press("Space")  # buttons work with Space too
     expect(chat.panel).to_be_visible()
+    expect(chat.input).to_be_focused()
+    chat.launcher.focus()
     page.keyboard.press("Escape")  # Escape also works with focus on the launcher
     expect(chat.panel).to_be_hidden()
     expect(chat.launcher).to_be_focused()

@@ -254,8 +254,9 @@ class FakeZendesk:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeZendesk":
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    def start(self, port: int = 0) -> "FakeZendesk":
+        """Starts on `port` (0: a free one); a fixed port lets a test bring a "down" backend back."""
+        server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         server.daemon_threads = True
         server.state = self._state  # type: ignore[attr-defined]
         self._server = server

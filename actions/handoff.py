@@ -1,0 +1,128 @@
+"""Hand-off of a conversation to the privacy team's staff.
+
+The action server records an Escalation (transcript with codes masked, channel,
+verified address, open requests), files it as a ticket in the configured backend
+when there is one, and pauses the conversation. The staff console
+(extensions/channels/staff.py) lists escalations, replies and hands back.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any, Dict, Iterable, List, Optional
+
+from sqlalchemy import select
+
+from actions import audit
+from actions.db import session_scope
+from actions.models import Escalation, EscalationStatus, utcnow
+from actions.privacy_requests import format_date, new_reference, requests_for
+from actions.tickets.base import BackendError, TicketDraft
+from extensions.redaction import mask_digits, redact_all
+
+logger = logging.getLogger(__name__)
+TRANSCRIPT_LIMIT = 60  # turns kept; enough context, bounded size
+
+
+def transcript_from_events(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """User and bot messages, oldest first, with one-time codes masked (as the
+    tracker store would) and any 6-digit run masked as well, to be safe."""
+    lines = []
+    for event in redact_all(list(events)):
+        if event.get("event") == "user" and event.get("text"):
+            text = event["text"]
+            if text.startswith("/"):  # button payloads: show the intent only
+                text = text.split("{", 1)[0]
+            lines.append({"who": "visitor", "text": mask_digits(text), "at": event.get("timestamp")})
+        elif event.get("event") == "bot" and event.get("text"):
+            lines.append({"who": (event.get("metadata") or {}).get("staff") and "staff" or "assistant",
+                          "text": mask_digits(event["text"]), "at": event.get("timestamp")})
+    return lines[-TRANSCRIPT_LIMIT:]
+
+
+def create_escalation(conversation_id: str, channel: str, reason: str, events: Iterable[Dict[str, Any]],
+                      verified_email: Optional[str]) -> Escalation:
+    transcript = transcript_from_events(events)
+    open_requests = []
+    if verified_email:
+        open_requests = [
+            {"reference": v.reference, "type": v.request_type.value, "status": v.status.value,
+             "due": format_date(v.due_at)}
+            for v in requests_for(verified_email, conversation_id) if v.status.is_open
+        ]
+    with session_scope() as session:
+        existing = session.execute(select(Escalation).where(
+            Escalation.conversation_id == conversation_id,
+            Escalation.status.in_([EscalationStatus.WAITING, EscalationStatus.WITH_STAFF]),
+        )).scalar_one_or_none()
+        if existing is not None:  # asking twice does not queue twice
+            existing.transcript, existing.updated_at = json.dumps(transcript), utcnow()
+            return existing
+        row = Escalation(reference="ESC-" + new_reference()[4:], conversation_id=conversation_id, channel=channel,
+                         reason=reason, verified_email=verified_email, open_requests=json.dumps(open_requests),
+                         transcript=json.dumps(transcript), status=EscalationStatus.WAITING)
+        session.add(row)
+        session.flush()
+        audit.record("escalated", conversation_id=conversation_id, session=session,
+                     detail={"escalation": row.reference, "reason": reason, "channel": channel})
+    _file_ticket_in_background(row.id)
+    return row
+
+
+def _file_ticket_in_background(escalation_id: int) -> None:
+    from actions.settings import get_settings
+
+    if get_settings().ticket_backend == "local":
+        return  # the project's database is the queue; the staff console reads it
+    threading.Thread(target=_file_ticket, args=(escalation_id,), name="escalation-ticket", daemon=True).start()
+
+
+def _file_ticket(escalation_id: int) -> None:
+    from actions.tickets.factory import create_backend
+
+    with session_scope() as session:
+        row = session.get(Escalation, escalation_id)
+        transcript = "\n".join(f"[{line['who']}] {line['text']}" for line in json.loads(row.transcript))
+        requests_text = "\n".join(f"- {r['reference']} {r['type']}: {r['status']}, due {r['due']}"
+                                  for r in json.loads(row.open_requests or "[]")) or "(none)"
+        draft = TicketDraft(
+            reference=row.reference, request_type="escalation", requester_email=row.verified_email or "",
+            subject=f"[{row.reference}] Conversation escalated to the privacy team ({row.reason})",
+            body=f"Channel: {row.channel}\nConversation: {row.conversation_id}\n"
+                 f"Verified address: {row.verified_email or '(not verified)'}\n\nOpen requests:\n{requests_text}\n\n"
+                 f"Transcript (one-time codes masked):\n{transcript}\n",
+            tags=["privacy-escalation"])
+    try:
+        backend = create_backend()
+        ref = backend.find_by_reference(draft.reference) or backend.create(draft)
+    except BackendError as exc:
+        logger.warning("escalation %s not filed in the ticket backend: %s", escalation_id, exc)
+        return
+    with session_scope() as session:
+        session.get(Escalation, escalation_id).external_id = ref.external_id
+        audit.record("escalation_ticket_filed", session=session, detail={"ticket": ref.external_id})
+
+
+def list_escalations(include_closed: bool = False) -> List[Escalation]:
+    with session_scope() as session:
+        query = select(Escalation).order_by(Escalation.created_at.desc())
+        if not include_closed:
+            query = query.where(Escalation.status.in_([EscalationStatus.WAITING, EscalationStatus.WITH_STAFF]))
+        return session.execute(query).scalars().all()
+
+
+def get_escalation(reference: str) -> Optional[Escalation]:
+    with session_scope() as session:
+        return session.execute(select(Escalation).where(Escalation.reference == reference)).scalar_one_or_none()
+
+
+def set_escalation_status(reference: str, status: EscalationStatus, actor: str) -> Optional[Escalation]:
+    with session_scope() as session:
+        row = session.execute(select(Escalation).where(Escalation.reference == reference)).scalar_one_or_none()
+        if row is None:
+            return None
+        row.status, row.updated_at = status, utcnow()
+        audit.record("escalation_" + status.name.lower(), conversation_id=row.conversation_id, actor=actor,
+                     session=session, detail={"escalation": reference})
+        return row
