@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from rasa.shared.core.events import BotUttered, ConversationResumed
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -119,7 +120,9 @@ class StaffConsoleInput(InputChannel):
             if row is None:
                 return response.json({"error": "no such escalation"}, status=404)
             await self._deliver(request, row.channel, row.conversation_id, BACK_MESSAGE,
-                                ConversationResumed(), BotUttered(BACK_MESSAGE))
+                                # action_listen: the visitor's next message starts a normal turn,
+                                # so the rules match again (messages typed while paused had none).
+                                ConversationResumed(), BotUttered(BACK_MESSAGE), ActionExecuted(ACTION_LISTEN_NAME))
             await asyncio.to_thread(set_escalation_status, reference, EscalationStatus.HANDED_BACK, "staff")
             return response.json({"ok": True})
 
