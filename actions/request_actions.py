@@ -87,6 +87,7 @@ class ActionStartTask(Action):
         if task is None:
             dispatcher.utter_message(response="utter_default")
             return []
+        await _after_recording()  # make sure the delivery loop runs (e.g. after a restart)
         if task == "status":
             dispatcher.utter_message(text="I can look up your requests once I've checked your email address.")
         else:
@@ -314,11 +315,9 @@ class ActionFileRequest(Action):
 
 
 async def _after_recording() -> None:
-    """Hook for delivery into the ticketing backend (actions/delivery.py)."""
-    try:
-        from actions.delivery import kick
-    except ImportError:
-        return
+    """Wakes the delivery loop (actions/delivery.py), starting it if needed."""
+    from actions.delivery import kick
+
     kick()
 
 
@@ -346,12 +345,9 @@ class ActionShowStatus(Action):
 
 
 def _refreshed_requests(email: str, conversation_id: str):
-    try:
-        from actions.delivery import refresh_statuses
-    except ImportError:
-        refresh_statuses = None
-    if refresh_statuses is not None:
-        refresh_statuses(email)
+    from actions.delivery import refresh_statuses
+
+    refresh_statuses(email)
     return requests_for(email, conversation_id)
 
 

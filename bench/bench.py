@@ -113,7 +113,7 @@ def main() -> int:
             print(f"   concurrency 1: p50 {lat1['p50_ms']:.0f} ms, p95 {lat1['p95_ms']:.0f} ms", flush=True)
             lat20 = latency(stack, texts, 20, args.messages * 2)
             print(f"   concurrency 20: p50 {lat20['p50_ms']:.0f} ms, p95 {lat20['p95_ms']:.0f} ms", flush=True)
-            rasa_pid = stack.processes[1].pid
+            rasa_pid = stack.rasa_process.pid
             memory = peak_rss_mb(rasa_pid)
         finally:
             stack.stop()

@@ -26,7 +26,7 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 echo "install-browser: apt-get update"
-$SUDO apt-get update -qq
+[ -n "${APT_UPDATED:-}" ] || $SUDO apt-get update -qq
 echo "install-browser: apt-get install chromium fonts-dejavu-core"
 $SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
 

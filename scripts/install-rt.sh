@@ -29,7 +29,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 echo "install-rt: apt-get update"
-$SUDO apt-get update -qq
+[ -n "${APT_UPDATED:-}" ] || $SUDO apt-get update -qq
 
 # Questions asked by request-tracker5's config script and by dbconfig-common on
 # its behalf (see `debconf-show request-tracker5` after an install).

@@ -39,6 +39,11 @@ class Stack:
     actions_port: int = 0
     processes: List[subprocess.Popen] = field(default_factory=list)
     credentials: Optional[Path] = None
+    # Overrides for the scale-out tests: YAML blocks for endpoints.yml, and the URL of
+    # an action server started by another Stack (then none is started here).
+    tracker_store_yaml: Optional[str] = None
+    lock_store_yaml: Optional[str] = None
+    actions_url: Optional[str] = None
 
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
@@ -56,26 +61,31 @@ class Stack:
     def start(self) -> "Stack":
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.rasa_port, self.actions_port = free_port(), free_port()
+        actions_url = self.actions_url or f"http://127.0.0.1:{self.actions_port}/webhook"
         endpoints = self.workdir / "endpoints.yml"
         endpoints.write_text(
-            f"action_endpoint:\n  url: http://127.0.0.1:{self.actions_port}/webhook\n"
-            "tracker_store:\n  type: extensions.tracker_store.RedactingSQLTrackerStore\n"
-            f"  dialect: sqlite\n  db: {self.workdir / 'tracker.db'}\n"
+            f"action_endpoint:\n  url: {actions_url}\n"
+            + (self.tracker_store_yaml or
+               "tracker_store:\n  type: extensions.tracker_store.RedactingSQLTrackerStore\n"
+               f"  dialect: sqlite\n  db: {self.workdir / 'tracker.db'}\n")
+            + (self.lock_store_yaml or "")
         )
         env = self.env()
-        log_actions = open(self.workdir / "actions.log", "wb")
         log_rasa = open(self.workdir / "rasa.log", "wb")
-        self.processes.append(subprocess.Popen(
-            [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.actions_port), "--actions", "actions"],
-            cwd=ROOT, env=env, stdout=log_actions, stderr=subprocess.STDOUT, start_new_session=True))
+        if self.actions_url is None:
+            log_actions = open(self.workdir / "actions.log", "wb")
+            self.processes.append(subprocess.Popen(
+                [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.actions_port), "--actions", "actions"],
+                cwd=ROOT, env=env, stdout=log_actions, stderr=subprocess.STDOUT, start_new_session=True))
         self.processes.append(subprocess.Popen(
             [str(VENV_BIN / "rasa"), "run", "--model", trained_model(), "--port", str(self.rasa_port),
              "--credentials", str(self.credentials or ROOT / "credentials.yml"), "--endpoints", str(endpoints),
              "--cors", "*"],
             cwd=ROOT, env=env, stdout=log_rasa, stderr=subprocess.STDOUT, start_new_session=True))
         try:
-            wait_until(lambda: requests.get(f"http://127.0.0.1:{self.actions_port}/health", timeout=2).ok,
-                       timeout=90, what="the action server")
+            if self.actions_url is None:
+                wait_until(lambda: requests.get(f"http://127.0.0.1:{self.actions_port}/health", timeout=2).ok,
+                           timeout=90, what="the action server")
             wait_until(self._rasa_ready, timeout=180, what="the Rasa server")
         except TimeoutError:
             self.stop()
@@ -88,6 +98,14 @@ class Stack:
                 raise RuntimeError(f"a server exited with {process.returncode}:\n{self.logs()[-4000:]}")
         # `rasa run` loads the model before it starts listening, so an answer means ready.
         return requests.get(f"http://127.0.0.1:{self.rasa_port}/", timeout=2).ok
+
+    @property
+    def rasa_process(self) -> subprocess.Popen:
+        return self.processes[-1]
+
+    @property
+    def actions_webhook(self) -> str:
+        return self.actions_url or f"http://127.0.0.1:{self.actions_port}/webhook"
 
     @property
     def url(self) -> str:
