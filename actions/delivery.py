@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 
 from actions import audit
 from actions.db import session_scope
-from actions.models import DeliveryState, PrivacyRequest, RequestStatus, utcnow
+from actions.models import DeliveryState, PrivacyRequest, utcnow
 from actions.privacy_requests import format_date
 from actions.tickets.base import (
     PermanentBackendError,
@@ -31,7 +31,6 @@ from actions.tickets.base import (
     TicketDraft,
     TicketRef,
     TransientBackendError,
-    VisitorStatus,
 )
 
 logger = logging.getLogger(__name__)
@@ -167,15 +166,6 @@ def deliver_pending(backend: Optional[TicketBackend] = None, limit: int = 100) -
     return report
 
 
-_STATUS_MAP = {
-    VisitorStatus.RECEIVED: RequestStatus.RECEIVED,
-    VisitorStatus.IN_PROGRESS: RequestStatus.IN_PROGRESS,
-    VisitorStatus.WAITING_FOR_YOU: RequestStatus.WAITING_FOR_YOU,
-    VisitorStatus.COMPLETED: RequestStatus.COMPLETED,
-    VisitorStatus.REJECTED: RequestStatus.REJECTED,
-}
-
-
 def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> None:
     """Reads the status of this address's delivered tickets back from the backend.
     A backend that does not answer leaves the stored status as it is."""
@@ -188,7 +178,7 @@ def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> Non
             PrivacyRequest.delivery_state == DeliveryState.DELIVERED)).all()
     for request_id, external_id, current in rows:
         try:
-            remote = _STATUS_MAP[backend.status(TicketRef(backend.name, external_id))]
+            remote = backend.status(TicketRef(backend.name, external_id))
         except (TransientBackendError, PermanentBackendError) as exc:
             logger.warning("status of request #%s not refreshed from %s: %s", request_id, backend.name, exc)
             continue

@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
+from actions.tickets.base import VisitorStatus
+
 Base = declarative_base()
 
 
@@ -67,18 +69,8 @@ class RequestType(str, enum.Enum):
         }[self.value]
 
 
-class RequestStatus(str, enum.Enum):
-    """Statuses in the visitor's words (see actions.tickets.base.VisitorStatus)."""
-
-    RECEIVED = "received"
-    IN_PROGRESS = "in progress"
-    WAITING_FOR_YOU = "waiting for you"
-    COMPLETED = "completed"
-    REJECTED = "rejected"
-
-    @property
-    def is_open(self) -> bool:
-        return self not in (RequestStatus.COMPLETED, RequestStatus.REJECTED)
+# Statuses in the visitor's words: one enum for the stored status and the backends'.
+RequestStatus = VisitorStatus
 
 
 class DeliveryState(str, enum.Enum):

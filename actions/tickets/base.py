@@ -14,13 +14,19 @@ from typing import List, Optional
 
 
 class VisitorStatus(str, enum.Enum):
-    """A request's status in the visitor's words; every backend maps onto these."""
+    """A request's status in the visitor's words; every backend maps onto these.
+
+    Also the status stored on a privacy request (actions.models.RequestStatus is this enum)."""
 
     RECEIVED = "received"
     IN_PROGRESS = "in progress"
     WAITING_FOR_YOU = "waiting for you"
     COMPLETED = "completed"
     REJECTED = "rejected"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (VisitorStatus.COMPLETED, VisitorStatus.REJECTED)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ Two RT behaviours to know about:
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Tuple
 
@@ -31,9 +30,9 @@ from .base import (
     TicketRef,
     TransientBackendError,
     VisitorStatus,
-    retry_after_seconds,
     ticket_subject,
 )
+from .http import HttpApi
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +48,6 @@ STATUS_MAP = {
     "deleted": VisitorStatus.REJECTED,
 }
 
-_EMAIL_LIKE = re.compile(r"[^\s'\"<>(),;:]+@[^\s'\"<>(),;:]+")
-
 
 def rt_date(value: datetime) -> str:
     """RT's "YYYY-MM-DD HH:MM:SS", in UTC (RT reads this format as UTC on create)."""
@@ -64,29 +61,22 @@ def ticketsql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _safe_server_message(response: requests.Response) -> str:
-    """RT's error message, shortened, with anything address-like blanked out."""
+def _server_message(response: requests.Response) -> str:
+    """RT's error message: the `message` of a JSON answer."""
     try:
         payload = response.json()
         message = payload.get("message", "") if isinstance(payload, dict) else ""
     except ValueError:
         message = ""
-    message = _EMAIL_LIKE.sub("<address>", str(message))
-    message = " ".join(message.split())[:160]
-    return f": {message}" if message else ""
+    return str(message)
 
 
-def _never_reached_server(exc: requests.ConnectionError) -> bool:
-    """True when the connection itself failed (refused, no route, DNS), so no request was sent."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    try:
-        from urllib3.exceptions import NewConnectionError
-    except ImportError:  # pragma: no cover - urllib3 always comes with requests
-        return False
-    reason = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)
-    return isinstance(reason, NewConnectionError)
+_API = HttpApi(
+    name="RT",
+    server_message=_server_message,
+    credentials_hint="check RT credentials and rights",
+    url_hint="check RT_URL",
+)
 
 
 class RequestTrackerBackend(TicketBackend):
@@ -212,60 +202,17 @@ class RequestTrackerBackend(TicketBackend):
     def _call(self, method: str, path: str, what: str, *, creating: bool = False, **kwargs) -> requests.Response:
         """One request; failures become Transient/PermanentBackendError, never with personal data."""
         headers, auth = self._auth()
-        try:
-            response = self._http().request(
-                method,
-                self.api_url + path,
-                headers=headers,
-                auth=auth,
-                timeout=self.timeout,
-                allow_redirects=False,
-                **kwargs,
-            )
-        except requests.ConnectTimeout as exc:
-            raise TransientBackendError(f"RT {what}: connection timed out") from exc
-        except requests.Timeout as exc:
-            # The request went out; RT may have acted on it before we gave up.
-            raise TransientBackendError(
-                f"RT {what}: no answer within {self.timeout}s", ambiguous=creating
-            ) from exc
-        except requests.ConnectionError as exc:
-            reached = not _never_reached_server(exc)
-            raise TransientBackendError(
-                f"RT {what}: connection failed ({type(exc).__name__})", ambiguous=creating and reached
-            ) from exc
-        except requests.RequestException as exc:
-            raise PermanentBackendError(f"RT {what}: request failed ({type(exc).__name__})") from exc
-
-        if response.ok:
-            return response
-        code = response.status_code
-        detail = _safe_server_message(response)
-        if code == 429:
-            raise TransientBackendError(
-                f"RT {what}: rate limited (HTTP 429)",
-                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-            )
-        if code >= 500:
-            raise TransientBackendError(
-                f"RT {what}: server error HTTP {code}{detail}",
-                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-                ambiguous=creating,
-            )
-        if code == 408:
-            raise TransientBackendError(f"RT {what}: HTTP 408 request timeout", ambiguous=creating)
-        if code in (401, 403):
-            raise PermanentBackendError(f"RT {what}: not allowed (HTTP {code}){detail}; check RT credentials and rights")
-        if 300 <= code < 400:
-            raise PermanentBackendError(f"RT {what}: redirected (HTTP {code}); check RT_URL")
-        raise PermanentBackendError(f"RT {what}: HTTP {code}{detail}")
+        return _API.call(
+            self._http(),
+            method,
+            self.api_url + path,
+            what,
+            timeout=self.timeout,
+            creating=creating,
+            headers=headers,
+            auth=auth,
+            **kwargs,
+        )
 
     def _json(self, response: requests.Response, what: str, *, creating: bool = False) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            if creating:
-                raise TransientBackendError(f"RT {what}: answer is not JSON", ambiguous=True) from None
-            raise PermanentBackendError(
-                f"RT {what}: answer is not JSON (HTTP {response.status_code}); check RT_URL"
-            ) from None
+        return _API.json(response, what, creating=creating)

@@ -24,9 +24,9 @@ from .base import (
     TicketRef,
     TransientBackendError,
     VisitorStatus,
-    retry_after_seconds,
     ticket_subject,
 )
+from .http import HttpApi
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ STATUS_MAP = {
 REJECTED_TAG = "rejected"
 BASE_TAGS = ("privacy_request",)
 
-_EMAIL_LIKE = re.compile(r"[^\s'\"<>(),;:]+@[^\s'\"<>(),;:]+")
 _TAG_UNSAFE = re.compile(r"[^a-z0-9_/:-]+")
 
 
@@ -72,8 +71,8 @@ def _requester_name(email: str) -> str:
     return local or "Requester"
 
 
-def _safe_server_message(response: requests.Response) -> str:
-    """Zendesk's error title and description, shortened, addresses blanked out.
+def _server_message(response: requests.Response) -> str:
+    """Zendesk's error title and description.
 
     `details` is left out on purpose: validation details quote the values sent.
     """
@@ -90,23 +89,17 @@ def _safe_server_message(response: requests.Response) -> str:
             parts.append(str(error))
         if payload.get("description"):
             parts.append(str(payload["description"]))
-    message = " - ".join(part for part in parts if part)
-    message = _EMAIL_LIKE.sub("<address>", message)
-    message = " ".join(message.split())[:160]
-    return f": {message}" if message else ""
+    return " - ".join(part for part in parts if part)
 
 
-def _never_reached_server(exc: requests.ConnectionError) -> bool:
-    """True when the connection itself failed (refused, no route, DNS), so no request was sent."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    try:
-        from urllib3.exceptions import NewConnectionError
-    except ImportError:  # pragma: no cover - urllib3 always comes with requests
-        return False
-    reason = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)
-    return isinstance(reason, NewConnectionError)
+_API = HttpApi(
+    name="Zendesk",
+    server_message=_server_message,
+    credentials_hint="check ZENDESK_EMAIL and ZENDESK_TOKEN",
+    url_hint="check the Zendesk URL",
+    # Zendesk's answer to concurrent writes, e.g. the same Idempotency-Key still in flight.
+    transient_statuses={409: "conflict"},
+)
 
 
 class ZendeskBackend(TicketBackend):
@@ -230,60 +223,17 @@ class ZendeskBackend(TicketBackend):
         """One request; failures become Transient/PermanentBackendError, never with personal data."""
         all_headers = {"Accept": "application/json"}
         all_headers.update(headers or {})
-        try:
-            response = self._http().request(
-                method,
-                self.base_url + path,
-                headers=all_headers,
-                auth=self._auth,
-                timeout=self.timeout,
-                allow_redirects=False,
-                **kwargs,
-            )
-        except requests.ConnectTimeout as exc:
-            raise TransientBackendError(f"Zendesk {what}: connection timed out") from exc
-        except requests.Timeout as exc:
-            raise TransientBackendError(
-                f"Zendesk {what}: no answer within {self.timeout}s", ambiguous=creating
-            ) from exc
-        except requests.ConnectionError as exc:
-            reached = not _never_reached_server(exc)
-            raise TransientBackendError(
-                f"Zendesk {what}: connection failed ({type(exc).__name__})", ambiguous=creating and reached
-            ) from exc
-        except requests.RequestException as exc:
-            raise PermanentBackendError(f"Zendesk {what}: request failed ({type(exc).__name__})") from exc
-
-        if response.ok:
-            return response
-        code = response.status_code
-        detail = _safe_server_message(response)
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        if code == 429:
-            raise TransientBackendError(f"Zendesk {what}: rate limited (HTTP 429)", retry_after=retry_after)
-        if code >= 500:
-            raise TransientBackendError(
-                f"Zendesk {what}: server error HTTP {code}{detail}", retry_after=retry_after, ambiguous=creating
-            )
-        if code == 409:
-            # Zendesk's answer to concurrent writes, e.g. the same Idempotency-Key still in flight.
-            raise TransientBackendError(f"Zendesk {what}: conflict (HTTP 409){detail}", ambiguous=creating)
-        if code == 408:
-            raise TransientBackendError(f"Zendesk {what}: HTTP 408 request timeout", ambiguous=creating)
-        if code in (401, 403):
-            raise PermanentBackendError(
-                f"Zendesk {what}: not allowed (HTTP {code}){detail}; check ZENDESK_EMAIL and ZENDESK_TOKEN"
-            )
-        if 300 <= code < 400:
-            raise PermanentBackendError(f"Zendesk {what}: redirected (HTTP {code}); check the Zendesk URL")
-        raise PermanentBackendError(f"Zendesk {what}: HTTP {code}{detail}")
+        return _API.call(
+            self._http(),
+            method,
+            self.base_url + path,
+            what,
+            timeout=self.timeout,
+            creating=creating,
+            headers=all_headers,
+            auth=self._auth,
+            **kwargs,
+        )
 
     def _json(self, response: requests.Response, what: str, *, creating: bool = False) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            if creating:
-                raise TransientBackendError(f"Zendesk {what}: answer is not JSON", ambiguous=True) from None
-            raise PermanentBackendError(
-                f"Zendesk {what}: answer is not JSON (HTTP {response.status_code}); check the Zendesk URL"
-            ) from None
+        return _API.json(response, what, creating=creating)
