@@ -80,7 +80,7 @@ ensure_model() {
   name="imago-$hash"
   if [ ! -f "$ROOT/models/$name.tar.gz" ]; then
     log "training the model ($config changed or first run)"
-    (cd "$ROOT" && "$VENV/bin/rasa" train --config "$config" --fixed-model-name "$name" --out models --quiet) \
+    (cd "$ROOT" && "$VENV/bin/rasa" train --config "$config" --fixed-model-name "$name" --out models --quiet >&2) \
       || die "rasa train failed"
   fi
   echo "$ROOT/models/$name.tar.gz"
