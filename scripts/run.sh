@@ -28,7 +28,7 @@ start() { # name, command...
 }
 
 start actions "$VENV/bin/rasa" run actions --port "${ACTIONS_PORT:-5055}" --actions actions
-start rasa "$VENV/bin/rasa" run --model "$MODEL" --port "${RASA_PORT:-5005}" \
+start rasa "$VENV/bin/rasa" run --model "$MODEL" --interface "${RASA_INTERFACE:-127.0.0.1}" --port "${RASA_PORT:-5005}" \
   --credentials credentials.yml --endpoints endpoints.yml --cors "${RASA_CORS:-http://localhost:8080}"
 start web "$PY" -m web.server --port "${WEB_PORT:-8080}"
 
