@@ -19,7 +19,7 @@ from actions.db import session_scope
 from actions.models import Escalation, EscalationStatus, utcnow
 from actions.privacy_requests import format_date, new_reference, requests_for
 from actions.tickets.base import BackendError, TicketDraft
-from extensions.redaction import mask_digits, redact_all
+from extensions.redaction import mask_code_like, redact_all
 
 logger = logging.getLogger(__name__)
 TRANSCRIPT_LIMIT = 60  # turns kept; enough context, bounded size
@@ -27,17 +27,18 @@ TRANSCRIPT_LIMIT = 60  # turns kept; enough context, bounded size
 
 def transcript_from_events(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """User and bot messages, oldest first, with one-time codes masked (as the
-    tracker store would) and any 6-digit run masked as well, to be safe."""
+    tracker store would) and, in the visitor's lines, any other 6-digit run too,
+    to be safe. The assistant's and staff's lines never carry codes."""
     lines = []
     for event in redact_all(list(events)):
         if event.get("event") == "user" and event.get("text"):
             text = event["text"]
             if text.startswith("/"):  # button payloads: show the intent only
                 text = text.split("{", 1)[0]
-            lines.append({"who": "visitor", "text": mask_digits(text), "at": event.get("timestamp")})
+            lines.append({"who": "visitor", "text": mask_code_like(text), "at": event.get("timestamp")})
         elif event.get("event") == "bot" and event.get("text"):
             lines.append({"who": (event.get("metadata") or {}).get("staff") and "staff" or "assistant",
-                          "text": mask_digits(event["text"]), "at": event.get("timestamp")})
+                          "text": event["text"], "at": event.get("timestamp")})
     return lines[-TRANSCRIPT_LIMIT:]
 
 

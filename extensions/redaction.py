@@ -17,8 +17,17 @@ MASK = "******"
 _DIGITS = re.compile(r"\d[\d\s-]{2,}\d|\d{3,}")
 
 
+_CODE_LIKE = re.compile(r"(?<!\d)\d{3}[\s-]?\d{3}(?!\d)")
+
+
 def mask_digits(text: str) -> str:
     return _DIGITS.sub(MASK, text)
+
+
+def mask_code_like(text: str) -> str:
+    """Masks 6-digit runs ("482913", "482 913") only: a safety net for text that is
+    not a known answer to the code question."""
+    return _CODE_LIKE.sub(MASK, text)
 
 
 def redact_event_dicts(events: Iterable[Dict[str, Any]]) -> Iterator[Dict[str, Any]]:

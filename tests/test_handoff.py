@@ -81,7 +81,11 @@ def test_transcript_masks_codes():
         {"event": "user", "text": "my code is 482913"},
         {"event": "slot", "name": "requested_slot", "value": None},
         {"event": "user", "text": '/request_deletion{"email": "x@y.z"}'},
+        {"event": "user", "text": "oh and 123 456 was the old one, order 2026 is fine"},
+        {"event": "bot", "text": "Your reference is PRV-7K3M9Q, due 29 December 2026."},
     ]
     lines = transcript_from_events(events)
     assert [line["text"] for line in lines] == ["What is your email address?", "jane@example.org",
-                                               "my code is ******", "/request_deletion"]
+                                               "my code is ******", "/request_deletion",
+                                               "oh and ****** was the old one, order 2026 is fine",
+                                               "Your reference is PRV-7K3M9Q, due 29 December 2026."]

@@ -180,7 +180,7 @@ def rasa_url(fake_rasa: FakeRasaServer) -> str:
 # ---------------------------------------------------------------- browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # module: the sync Playwright loop must end before async tests run
 def browser():
     if not os.path.exists(CHROMIUM):
         message = f"{CHROMIUM} missing: run scripts/install-browser.sh"
