@@ -44,14 +44,6 @@ TRICKY_LINKS = (
     "[vbscript](vbscript:msgbox) [parens](https://imago.example/a_(b)) [anchor](/policy#sharing)\n"
     "Bare: https://imago.example/privacy. Mail dpo@imago.example please."
 )
-DATA_QUESTION = "What data do you collect?"
-DATA_REPLY = (
-    "When you use **SmartPresent** we process:\n"
-    "- your account details (name, e-mail),\n"
-    "- meeting metadata such as times and participants,\n"
-    "- support chats, kept for 30 days.\n"
-    "Details are in our [privacy policy](/policy)."
-)
 OPTIONS_TEXT = "What would you like to know?"
 OPTIONS = [
     {"content_type": "text", "title": "Data retention", "payload": "/ask_retention"},
@@ -71,8 +63,6 @@ def reply_for(message: str) -> List[Dict[str, Any]]:
         return split_text(LINK_REPLY)
     if lowered == "tricky links":
         return split_text(TRICKY_LINKS)
-    if text == DATA_QUESTION:
-        return split_text(DATA_REPLY)
     if lowered in ("options", "help", "what can i ask?"):
         return [{"text": OPTIONS_TEXT, "quick_replies": OPTIONS}]
     if text == "/ask_retention":

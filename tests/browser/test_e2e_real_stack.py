@@ -6,9 +6,11 @@ The module overrides `rasa_url` (tests/browser/conftest.py), so the `chat`
 fixture points the demo page's widget at the real Rasa server."""
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import uuid
+from pathlib import Path
 from typing import List
 
 import pytest
@@ -25,6 +27,7 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 HOSTILE_BOLD = "<b onmouseover=alert(1)>bold?</b>"
 RETENTION_QUESTION = "how long do you keep my data?"
 REFERENCE = re.compile(r"PRV-[2-9A-Z]{6}")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +282,43 @@ def test_hand_off_to_staff_and_back(chat, staff_console, rasa_url):
     bot_reply(chat, "back with the IMAGO privacy assistant")
     ask_retention(chat)
     assert console.dialogs == [] and chat.dialogs == []
+
+
+@pytest.mark.parametrize(
+    "name, viewport",
+    [("widget-desktop.png", {"width": 1280, "height": 800}), ("widget-phone.png", {"width": 390, "height": 844})],
+)
+def test_screenshot(chat_factory, web_url, tmp_path, name, viewport):
+    """Screenshots of a real conversation (the answers come from the trained model
+    and the action server). Written to docs/screenshots when
+    IMAGO_WRITE_SCREENSHOTS=1, otherwise into a temporary folder, so a plain test
+    run changes no file."""
+    chat = chat_factory(viewport=viewport).goto()
+    chat.open_chat()
+    sources = chat.bot_bubbles.locator(f"a[href^='{web_url}/policy#']")
+
+    chat.send("What data do you collect?")
+    bot_reply(chat, "examples of personal data we collect")
+    expect(sources).to_have_count(1, timeout=REPLY_TIMEOUT)
+    expect(sources.last).to_have_attribute("href", f"{web_url}/policy#data-collected")
+    expect(sources.last).to_contain_text("What personal data we collect")
+
+    # A follow-up whose answer is short enough that the question, the answer and
+    # its source link all fit in the picture (the retention answer fills the panel).
+    chat.send("And do you sell it?")
+    expect(chat.user_bubbles.last).to_have_text("And do you sell it?")
+    bot_reply(chat, "We do not sell your personal data")
+    expect(sources).to_have_count(2, timeout=REPLY_TIMEOUT)
+    expect(sources.last).to_have_attribute("href", f"{web_url}/policy#data-sale")
+    expect(sources.last).to_contain_text("Selling personal data")
+    expect(chat.bot_bubbles.last).to_contain_text("Source:")  # the turn's last message
+    expect(chat.page.locator(".imago-chat__typing")).to_be_hidden()
+    expect(chat.notices).to_have_count(0)
+    assert chat.console_errors == [] and chat.dialogs == []
+
+    chat.page.evaluate("document.activeElement.blur()")
+    chat.page.mouse.move(1, 1)  # no hover effects in the picture
+    target = SCREENSHOTS if os.environ.get("IMAGO_WRITE_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    chat.page.screenshot(path=str(target / name), animations="disabled")
+    assert (target / name).stat().st_size > 10_000

@@ -2,21 +2,18 @@
 the fake Rasa socket.io server (tests/browser/fake_rasa.py)."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
-from fake_rasa import DATA_QUESTION, ERASURE_REPLY, GREETING, OPTIONS_TEXT, RETENTION_REPLY
+from fake_rasa import ERASURE_REPLY, GREETING, OPTIONS_TEXT, RETENTION_REPLY
 
 pytestmark = pytest.mark.browser
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 GREETING_ON_PAGE = "Hi! Ask me about your privacy."
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def test_open_send_and_see_reply(chat, fake_rasa):
@@ -350,26 +347,3 @@ def test_policy_link_in_footer(chat, web_url):
     expect(footer_link).to_have_attribute("href", "/policy")
     response = chat.page.request.get(f"{web_url}/policy")
     assert response.ok
-
-
-@pytest.mark.parametrize(
-    "name, viewport",
-    [("widget-desktop.png", {"width": 1280, "height": 800}), ("widget-phone.png", {"width": 390, "height": 844})],
-)
-def test_screenshot(chat_factory, tmp_path, name, viewport):
-    """Takes the screenshots in docs/screenshots when IMAGO_WRITE_SCREENSHOTS=1
-    (otherwise into a temporary folder, so a plain test run changes no file)."""
-    chat = chat_factory(viewport=viewport).goto()
-    chat.open_chat()
-    chat.send("hello")
-    chat.expect_bot_text(GREETING)
-    chat.send(DATA_QUESTION)
-    chat.expect_bot_text("Details are in our")
-    chat.send("What can I ask?")
-    chat.expect_bot_text(OPTIONS_TEXT)
-    chat.page.evaluate("document.activeElement.blur()")
-    chat.page.mouse.move(1, 1)  # no hover effects in the picture
-    target = SCREENSHOTS if os.environ.get("IMAGO_WRITE_SCREENSHOTS") == "1" else tmp_path
-    target.mkdir(parents=True, exist_ok=True)
-    chat.page.screenshot(path=str(target / name), animations="disabled")
-    assert (target / name).stat().st_size > 10_000
