@@ -22,8 +22,6 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
-from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 import aiohttp
@@ -32,6 +30,8 @@ from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from actions.tickets.base import retry_after_seconds  # one Retry-After parser for every client
 
 logger = logging.getLogger(__name__)
 
@@ -57,23 +57,6 @@ def _token_matches(presented: Any, expected: Text) -> bool:
     if not isinstance(presented, str):
         return False
     return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
-
-
-def _retry_after_seconds(value: Optional[Text]) -> Optional[float]:
-    """Reads a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -238,7 +221,7 @@ class RocketChatClient:
                 return _Answer(
                     resp.status,
                     parsed,
-                    _retry_after_seconds(resp.headers.get("Retry-After")),
+                    retry_after_seconds(resp.headers.get("Retry-After")),
                     worth_repeating=resp.status == 429 or resp.status >= 500,
                 )
         except aiohttp.ClientConnectionError as error:

@@ -10,6 +10,7 @@ the tracker store, so it can resume the conversation: the Rasa HTTP API stays cl
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
@@ -43,6 +44,25 @@ def _check_token(request: Request) -> Optional[HTTPResponse]:
     return None
 
 
+def _staff_only(handler):
+    """Refuses requests without the staff token; for routes with a <reference>, loads
+    the escalation (404 if unknown) and passes it on as `row`."""
+
+    @functools.wraps(handler)
+    async def checked(request: Request, **params):
+        refused = _check_token(request)
+        if refused:
+            return refused
+        if "reference" in params:
+            row = await asyncio.to_thread(get_escalation, params.pop("reference"))
+            if row is None:
+                return response.json({"error": "no such escalation"}, status=404)
+            params["row"] = row
+        return await handler(request, **params)
+
+    return checked
+
+
 def _summary(row) -> Dict[str, Any]:
     return {"reference": row.reference, "conversation_id": row.conversation_id, "channel": row.channel,
             "reason": row.reason, "status": row.status.value, "verified_email": row.verified_email,
@@ -70,22 +90,15 @@ class StaffConsoleInput(InputChannel):
             })
 
         @staff.route("/api/escalations", methods=["GET"])
+        @_staff_only
         async def escalations(request: Request) -> HTTPResponse:
-            refused = _check_token(request)
-            if refused:
-                return refused
             include_closed = request.args.get("all") == "1"
             rows = await asyncio.to_thread(list_escalations, include_closed)
             return response.json({"escalations": [_summary(r) for r in rows]})
 
         @staff.route("/api/escalations/<reference>", methods=["GET"])
-        async def escalation(request: Request, reference: str) -> HTTPResponse:
-            refused = _check_token(request)
-            if refused:
-                return refused
-            row = await asyncio.to_thread(get_escalation, reference)
-            if row is None:
-                return response.json({"error": "no such escalation"}, status=404)
+        @_staff_only
+        async def escalation(request: Request, row) -> HTTPResponse:
             transcript = json.loads(row.transcript)
             tracker = await request.app.ctx.agent.tracker_store.retrieve(row.conversation_id)
             if tracker is not None:  # live: includes what the visitor wrote while waiting
@@ -94,36 +107,27 @@ class StaffConsoleInput(InputChannel):
                                   "open_requests": json.loads(row.open_requests or "[]")})
 
         @staff.route("/api/escalations/<reference>/reply", methods=["POST"])
-        async def reply(request: Request, reference: str) -> HTTPResponse:
-            refused = _check_token(request)
-            if refused:
-                return refused
+        @_staff_only
+        async def reply(request: Request, row) -> HTTPResponse:
             body = request.json if isinstance(request.json, dict) else {}
             text = str(body.get("text") or "").strip()
             staff_name = str(body.get("staff") or "privacy team")[:64]
             if not text or len(text) > MAX_REPLY:
                 return response.json({"error": f"text must be 1-{MAX_REPLY} characters"}, status=400)
-            row = await asyncio.to_thread(get_escalation, reference)
-            if row is None:
-                return response.json({"error": "no such escalation"}, status=404)
             delivered = await self._deliver(request, row.channel, row.conversation_id, text,
                                             BotUttered(text, metadata={"staff": staff_name}))
-            await asyncio.to_thread(set_escalation_status, reference, EscalationStatus.WITH_STAFF, f"staff:{staff_name}")
+            await asyncio.to_thread(set_escalation_status, row.reference, EscalationStatus.WITH_STAFF,
+                                    f"staff:{staff_name}")
             return response.json({"ok": True, "delivered_live": delivered})
 
         @staff.route("/api/escalations/<reference>/handback", methods=["POST"])
-        async def handback(request: Request, reference: str) -> HTTPResponse:
-            refused = _check_token(request)
-            if refused:
-                return refused
-            row = await asyncio.to_thread(get_escalation, reference)
-            if row is None:
-                return response.json({"error": "no such escalation"}, status=404)
+        @_staff_only
+        async def handback(request: Request, row) -> HTTPResponse:
             await self._deliver(request, row.channel, row.conversation_id, BACK_MESSAGE,
                                 # action_listen: the visitor's next message starts a normal turn,
                                 # so the rules match again (messages typed while paused had none).
                                 ConversationResumed(), BotUttered(BACK_MESSAGE), ActionExecuted(ACTION_LISTEN_NAME))
-            await asyncio.to_thread(set_escalation_status, reference, EscalationStatus.HANDED_BACK, "staff")
+            await asyncio.to_thread(set_escalation_status, row.reference, EscalationStatus.HANDED_BACK, "staff")
             return response.json({"ok": True})
 
         return staff
