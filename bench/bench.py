@@ -95,6 +95,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--messages", type=int, default=100, help="messages per latency measurement")
     args = parser.parse_args()
+    import logging
+
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # Rasa's structlog prints every parse at debug
     texts = [text for text, intent in load_examples(ROOT / "tests" / "nlu" / "heldout.yml")
              if intent.startswith("policy_")]
     results: Dict[str, Dict] = {}
