@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from actions import audit
 from actions.db import session_scope

@@ -3,7 +3,6 @@ SMTP server. A visitor asks, verifies with the mailed code, confirms, and exactl
 one request is recorded; the tracker store never holds the code in clear."""
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import uuid

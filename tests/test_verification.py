@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from actions.db import session_scope
 from actions.mail import Mailer, MailError
-from actions.models import AuditEvent, OneTimeCode, PrivacyRequest, RequestStatus, RequestType
+from actions.models import AuditEvent, OneTimeCode, RequestType
 from actions.verification import (
     CheckStatus,
     SendStatus,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 for _path in (ROOT, Path(__file__).resolve().parent):
@@ -51,11 +51,6 @@ BOT_BUBBLES = "#imago-chat-log .imago-chat__message--bot .imago-chat__bubble"
 USER_BUBBLES = "#imago-chat-log .imago-chat__message--user .imago-chat__bubble"
 NOTICES = "#imago-chat-log .imago-chat__notice"
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_http(url: str, timeout: float = 15.0, proc: Optional[subprocess.Popen] = None) -> None:

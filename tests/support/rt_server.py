@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any, Optional, Tuple
 
 import pytest
 import requests
+from tests.support.net import free_port  # noqa: F401 - also re-exported for tests
 
 RT_HOME = Path("/usr/share/request-tracker5")
 RT_SERVER = RT_HOME / "libexec" / "rt-server"
@@ -96,11 +96,6 @@ def _rt_setup_database() -> Optional[Path]:
             return candidate
     return None
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _perl_string(path: Path) -> str:
