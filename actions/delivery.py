@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from actions import audit
 from actions.db import session_scope
@@ -159,10 +159,10 @@ def deliver_pending(backend: Optional[TicketBackend] = None, limit: int = 100) -
         elif state is DeliveryState.FAILED:
             report.failed += 1
     with session_scope() as session:
-        report.pending = len(session.execute(
-            select(PrivacyRequest.id).where(PrivacyRequest.delivery_state == DeliveryState.PENDING,
-                                            PrivacyRequest.backend == backend.name)
-        ).all())
+        report.pending = session.execute(
+            select(func.count(PrivacyRequest.id)).where(PrivacyRequest.delivery_state == DeliveryState.PENDING,
+                                                        PrivacyRequest.backend == backend.name)
+        ).scalar_one()
     return report
 
 

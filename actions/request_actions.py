@@ -93,8 +93,7 @@ class ActionStartTask(Action):
         else:
             label = RequestType(task).label
             dispatcher.utter_message(text=f"I can file that for you: **{label}**.")
-        return [SlotSet("email", None), SlotSet("otp_code", None), SlotSet("correction_details", None),
-                SlotSet("reprompted", None), SlotSet("task", task)]
+        return [*_reset_slots(), SlotSet("task", task)]  # a fresh start, then the new task
 
 
 class ValidateRequestForm(FormValidationAction):
