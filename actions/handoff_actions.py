@@ -9,9 +9,9 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.handoff import create_escalation
+from imago_core.handoff import create_escalation
 from actions.request_actions import get_verifier
-from actions.settings import get_settings
+from imago_core.settings import get_settings
 
 REASONS = {"request_human": "asked", "report_urgent": "urgent", "nlu_fallback": "not understood"}
 

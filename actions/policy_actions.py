@@ -8,9 +8,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.policy import get_catalogue
-from actions.policy.search import get_search
-from actions.settings import get_settings
+from imago_core.policy import get_catalogue
+from imago_core.policy.search import get_search
+from imago_core.settings import get_settings
 
 # A second topic in the same message is answered only when the text search finds
 # it first in a clause of its own AND the classifier gives it weight too: a strong

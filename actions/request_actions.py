@@ -19,13 +19,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
-from actions import audit
-from actions.db import session_scope
-from actions.models import RequestDraft, RequestType, utcnow
-from actions.policy import get_catalogue
-from actions.privacy_requests import format_date, record_request, requests_for
-from actions.settings import get_settings
-from actions.verification import (
+from imago_core import audit
+from imago_core.db import session_scope
+from imago_core.models import RequestDraft, RequestType, utcnow
+from imago_core.policy import get_catalogue
+from imago_core.privacy_requests import format_date, record_request, requests_for
+from imago_core.settings import get_settings
+from imago_core.verification import (
     CheckStatus,
     SendStatus,
     Verifier,
@@ -314,8 +314,8 @@ class ActionFileRequest(Action):
 
 
 async def _after_recording() -> None:
-    """Wakes the delivery loop (actions/delivery.py), starting it if needed."""
-    from actions.delivery import kick
+    """Wakes the delivery loop (imago_core/delivery.py), starting it if needed."""
+    from imago_core.delivery import kick
 
     kick()
 
@@ -344,7 +344,7 @@ class ActionShowStatus(Action):
 
 
 def _refreshed_requests(email: str, conversation_id: str):
-    from actions.delivery import refresh_statuses
+    from imago_core.delivery import refresh_statuses
 
     refresh_statuses(email)
     return requests_for(email, conversation_id)

@@ -13,7 +13,7 @@ from rasa.shared.core.events import ActiveLoop, Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from extensions.redaction import redact_all
+from imago_core.redaction import redact_all
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UB
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Rasa 3.6 runs on Python 3.8-3.10 only; prefer 3.10.
+# Rasa 3.6 runs on Python 3.8-3.10; this project is tested (and accepted) on 3.10 only.
 find_python() {
   local candidates=() c
   [ -n "${PYTHON:-}" ] && candidates+=("$PYTHON")
@@ -20,10 +20,10 @@ find_python() {
     [ -n "$root" ] && candidates+=("$root"/versions/3.10*/bin/python)
   done
   command -v pyenv >/dev/null 2>&1 && candidates+=("$(pyenv root 2>/dev/null)"/versions/3.10*/bin/python)
-  candidates+=(/usr/bin/python3.10 /usr/local/bin/python3.10 python3.9 python3.8 python3)
+  candidates+=(/usr/bin/python3.10 /usr/local/bin/python3.10 python3)
   for c in "${candidates[@]}"; do
     if command -v "$c" >/dev/null 2>&1 &&
-       "$c" -c 'import sys; sys.exit(0 if (3, 8) <= sys.version_info[:2] <= (3, 10) else 1)' 2>/dev/null; then
+       "$c" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 10) else 1)' 2>/dev/null; then
       command -v "$c"; return 0
     fi
   done
@@ -34,7 +34,7 @@ ensure_venv() {
   local extras="${1:-}" stamp want
   if [ ! -x "$PY" ]; then
     local base
-    base="$(find_python)" || die "Rasa 3.6 needs Python 3.8-3.10 and none was found.
+    base="$(find_python)" || die "this project needs Python 3.10 (Rasa 3.6 supports up to 3.10) and none was found.
   Install one (e.g. 'pyenv install 3.10.13') or point PYTHON=/path/to/python3.10 at it."
     log "creating .venv with $base ($("$base" --version 2>&1))"
     "$base" -m venv "$VENV"

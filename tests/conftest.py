@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from actions import db as db_module
-from actions.settings import reset_settings_cache
+from imago_core import db as db_module
+from imago_core.settings import reset_settings_cache
 from tests.support.smtp_server import TestSmtpServer
 
 TEST_SECRET = "test-secret-0123456789-abcdefghij"
@@ -43,3 +43,20 @@ def smtp(smtp_server):
     smtp_server.clear()
     smtp_server.reject_next = 0
     return smtp_server
+
+
+def pytest_configure(config):
+    from tests.support import components
+
+    components.asked_to_skip()  # an unknown name in IMAGO_SKIP stops the run before any test
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Says, at the end, which real components were skipped on purpose (IMAGO_SKIP)."""
+    from tests.support import components
+
+    if components.SKIPPED:
+        terminalreporter.section("skipped on purpose (IMAGO_SKIP)")
+        for component, count in sorted({c: sum(1 for x, _ in components.SKIPPED if x == c)
+                                         for c, _ in components.SKIPPED}.items()):
+            terminalreporter.write_line(f"{component}: {count} test(s) not run ({components.KNOWN[component]})")

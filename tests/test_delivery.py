@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from actions.db import session_scope
-from actions.delivery import deliver_pending, refresh_statuses
-from actions.models import AuditEvent, DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
-from actions.privacy_requests import record_request, requests_for
-from actions.tickets.zendesk import ZendeskBackend
+from imago_core.db import session_scope
+from imago_core.delivery import deliver_pending, refresh_statuses
+from imago_core.models import AuditEvent, DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
+from imago_core.privacy_requests import record_request, requests_for
+from imago_core.tickets.zendesk import ZendeskBackend
 from tests.support.fake_zendesk import FakeZendesk
 from tests.support.net import free_port
 

@@ -8,8 +8,8 @@ import ssl
 
 import pytest
 
-from actions.mail import MailError, OutboxMailer, SmtpMailer, mailer_from_settings
-from actions.settings import reset_settings_cache
+from imago_core.mail import MailError, OutboxMailer, SmtpMailer, mailer_from_settings
+from imago_core.settings import reset_settings_cache
 from tests.support.net import free_port
 from tests.support.smtp_server import PASSWORD, USERNAME
 

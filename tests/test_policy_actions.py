@@ -6,7 +6,7 @@ import re
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.policy import get_catalogue
+from imago_core.policy import get_catalogue
 from actions.policy_actions import (
     ActionAnswerPolicy,
     ActionPolicyFallback,
@@ -36,7 +36,7 @@ async def test_each_topic_intent_is_answered_with_its_own_section(isolated_env, 
 
 
 async def test_policy_url_defaults_to_the_page_the_run_command_serves(isolated_env, monkeypatch):
-    from actions.settings import reset_settings_cache
+    from imago_core.settings import reset_settings_cache
 
     monkeypatch.delenv("POLICY_URL")
     reset_settings_cache()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.policy.catalogue import Catalogue, intent_for
+from imago_core.policy.catalogue import Catalogue, intent_for
 from web.policy_page import anchors_by_line, render_policy_html
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +27,9 @@ def test_there_are_25_topics_with_unique_ids():
 
 def test_project_copy_of_the_policy_matches_shared_if_present():
     shared = ROOT.parent / "shared" / "policy" / "imago-privacy-policy.txt"
-    if not shared.exists():
-        pytest.skip("no ../shared checkout beside the project")
+    from tests.support import components
+
+    components.require("shared", shared.exists(), f"{shared} not found (CI lays ../shared beside the checkout)")
     assert shared.read_text(encoding="utf-8") == POLICY_TEXT
 
 

@@ -9,13 +9,13 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from actions import db as db_module
-from actions.db import session_scope
-from actions.delivery import _claim
-from actions.models import OneTimeCode, PrivacyRequest, RequestType
-from actions.privacy_requests import record_request
-from actions.settings import reset_settings_cache
-from actions.verification import CheckStatus, SendStatus, Verifier
+from imago_core import db as db_module
+from imago_core.db import session_scope
+from imago_core.delivery import _claim
+from imago_core.models import OneTimeCode, PrivacyRequest, RequestType
+from imago_core.privacy_requests import record_request
+from imago_core.settings import reset_settings_cache
+from imago_core.verification import CheckStatus, SendStatus, Verifier
 from tests.support.services import postgres  # noqa: F401 - session fixture
 from tests.test_verification import RecordingMailer
 
@@ -62,7 +62,7 @@ def test_concurrent_delivery_loops_claim_each_row_once(pg_env):
         due = session.execute(select(PrivacyRequest.id, PrivacyRequest.next_attempt_at)).all()
     wins = []
     lock = threading.Lock()
-    from actions.models import utcnow
+    from imago_core.models import utcnow
 
     def loop():
         for request_id, seen in due:

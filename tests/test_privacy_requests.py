@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from actions.db import session_scope
-from actions.models import AuditEvent, PrivacyRequest, RequestStatus, RequestType
-from actions.privacy_requests import (
+from imago_core.db import session_scope
+from imago_core.models import AuditEvent, PrivacyRequest, RequestStatus, RequestType
+from imago_core.privacy_requests import (
     REFERENCE_ALPHABET,
     due_date,
     new_reference,
@@ -16,7 +16,7 @@ from actions.privacy_requests import (
     requests_for,
     set_status,
 )
-from actions.staff_cli import main as staff_cli
+from imago_core.staff_cli import main as staff_cli
 
 UTC = timezone.utc
 

@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
 from actions import request_actions
-from actions.db import session_scope
-from actions.models import AuditEvent, PrivacyRequest, RequestType
-from actions.privacy_requests import record_request
+from imago_core.db import session_scope
+from imago_core.models import AuditEvent, PrivacyRequest, RequestType
+from imago_core.privacy_requests import record_request
 from actions.request_actions import (
     ActionAskEmail,
     ActionCancelTask,
@@ -22,7 +22,7 @@ from actions.request_actions import (
     ActionSummariseRequest,
     ValidateRequestForm,
 )
-from actions.verification import Verifier
+from imago_core.verification import Verifier
 from tests.support.trackers import buttons, make_tracker, texts
 from tests.test_verification import RecordingMailer
 

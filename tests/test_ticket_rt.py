@@ -15,16 +15,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from actions.settings import ConfigError
-from actions.tickets.base import (
+from imago_core.settings import ConfigError
+from imago_core.tickets.base import (
     PermanentBackendError,
     TicketDraft,
     TicketRef,
     TransientBackendError,
-    VisitorStatus,
+    RequestStatus,
 )
-from actions.tickets.factory import create_backend, describe_backend
-from actions.tickets.rt import RequestTrackerBackend, ticketsql_string
+from imago_core.tickets.factory import create_backend, describe_backend
+from imago_core.tickets.rt import RequestTrackerBackend, ticketsql_string
 from tests.support.rt_server import free_port, rt_server  # noqa: F401 - fixture
 
 BODY = "Please delete everything about me.\nAccount: ann-visitor\nUmlauts stay: äöü"
@@ -149,16 +149,16 @@ def test_find_by_reference_ignores_a_longer_reference_and_other_queues(rt_server
 @pytest.mark.parametrize(
     "rt_status, expected",
     [
-        ("open", VisitorStatus.IN_PROGRESS),
-        ("stalled", VisitorStatus.WAITING_FOR_YOU),
-        ("resolved", VisitorStatus.COMPLETED),
-        ("rejected", VisitorStatus.REJECTED),
-        ("deleted", VisitorStatus.REJECTED),
+        ("open", RequestStatus.IN_PROGRESS),
+        ("stalled", RequestStatus.WAITING_FOR_YOU),
+        ("resolved", RequestStatus.COMPLETED),
+        ("rejected", RequestStatus.REJECTED),
+        ("deleted", RequestStatus.REJECTED),
     ],
 )
 def test_status_follows_changes_made_in_rt(rt_server, backend, rt_status, expected):
     ref = backend.create(draft(new_reference()))
-    assert backend.status(ref) == VisitorStatus.RECEIVED
+    assert backend.status(ref) == RequestStatus.RECEIVED
 
     changed = rt_server.api("PUT", f"ticket/{ref.external_id}", json={"Status": rt_status})
     assert changed.status_code == 200, changed.text

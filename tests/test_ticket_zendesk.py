@@ -6,16 +6,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from actions.settings import ConfigError
-from actions.tickets.base import (
+from imago_core.settings import ConfigError
+from imago_core.tickets.base import (
     PermanentBackendError,
     TicketDraft,
     TicketRef,
     TransientBackendError,
-    VisitorStatus,
+    RequestStatus,
 )
-from actions.tickets.factory import create_backend, describe_backend
-from actions.tickets.zendesk import ZendeskBackend
+from imago_core.tickets.factory import create_backend, describe_backend
+from imago_core.tickets.zendesk import ZendeskBackend
 from tests.support.fake_zendesk import fake_zendesk  # noqa: F401 - fixture
 from tests.support.rt_server import free_port
 
@@ -219,21 +219,21 @@ def test_server_down_is_transient_and_not_ambiguous():
 @pytest.mark.parametrize(
     "zendesk_status, tags, expected",
     [
-        ("new", [], VisitorStatus.RECEIVED),
-        ("open", [], VisitorStatus.IN_PROGRESS),
-        ("pending", [], VisitorStatus.WAITING_FOR_YOU),
-        ("hold", [], VisitorStatus.WAITING_FOR_YOU),
-        ("solved", [], VisitorStatus.COMPLETED),
-        ("closed", ["privacy_request"], VisitorStatus.COMPLETED),
-        ("solved", ["privacy_request", "rejected"], VisitorStatus.REJECTED),
-        ("closed", ["rejected"], VisitorStatus.REJECTED),
-        ("open", ["rejected"], VisitorStatus.IN_PROGRESS),  # not final yet
+        ("new", [], RequestStatus.RECEIVED),
+        ("open", [], RequestStatus.IN_PROGRESS),
+        ("pending", [], RequestStatus.WAITING_FOR_YOU),
+        ("hold", [], RequestStatus.WAITING_FOR_YOU),
+        ("solved", [], RequestStatus.COMPLETED),
+        ("closed", ["privacy_request"], RequestStatus.COMPLETED),
+        ("solved", ["privacy_request", "rejected"], RequestStatus.REJECTED),
+        ("closed", ["rejected"], RequestStatus.REJECTED),
+        ("open", ["rejected"], RequestStatus.IN_PROGRESS),  # not final yet
     ],
 )
 def test_status_mapping(fake_zendesk, zendesk_status, tags, expected):
     backend = backend_for(fake_zendesk)
     ref = backend.create(draft())
-    assert backend.status(ref) == VisitorStatus.RECEIVED
+    assert backend.status(ref) == RequestStatus.RECEIVED
 
     fake_zendesk.set_status(int(ref.external_id), zendesk_status, tags=tags)
 
@@ -299,7 +299,7 @@ def test_factory_rejects_unknown_backend_and_bad_timeout():
 
 
 def test_factory_reads_the_environment(monkeypatch):
-    from actions.settings import reset_settings_cache
+    from imago_core.settings import reset_settings_cache
 
     monkeypatch.setenv("TICKET_BACKEND", "zendesk")
     monkeypatch.setenv("ZENDESK_SUBDOMAIN", "imago")

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from actions.db import session_scope
-from actions.mail import Mailer, MailError
-from actions.models import AuditEvent, OneTimeCode, RequestType
-from actions.verification import (
+from imago_core.db import session_scope
+from imago_core.mail import Mailer, MailError
+from imago_core.models import AuditEvent, OneTimeCode, RequestType
+from imago_core.verification import (
     CheckStatus,
     SendStatus,
     Verifier,
@@ -212,7 +212,7 @@ def test_verification_lasts_thirty_minutes(verifier, mailer, clock):
 def test_replies_do_not_depend_on_whether_the_address_is_known(verifier, mailer):
     """No enumeration: a known address (with requests on file) and an unknown one get
     the same outcomes, mails and comparable timing."""
-    from actions.privacy_requests import record_request
+    from imago_core.privacy_requests import record_request
 
     record_request("known@example.org", RequestType.ACCESS, None, "rest", "earlier")
     outcomes = {}

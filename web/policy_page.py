@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from typing import Dict, List
 
-from actions.policy.catalogue import Catalogue, get_catalogue
+from imago_core.policy.catalogue import Catalogue, get_catalogue
 
 # Lines of the policy that are headings (short, no full stop).
 def _is_heading(line: str) -> bool:

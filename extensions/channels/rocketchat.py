@@ -31,7 +31,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.tickets.base import retry_after_seconds  # one Retry-After parser for every client
+from imago_core.retry_after import retry_after_seconds  # one Retry-After parser for every client
 
 logger = logging.getLogger(__name__)
 

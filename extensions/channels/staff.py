@@ -24,9 +24,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.handoff import get_escalation, list_escalations, set_escalation_status, transcript_from_events
-from actions.models import EscalationStatus
-from actions.settings import get_settings
+from imago_core.handoff import get_escalation, list_escalations, set_escalation_status, transcript_from_events
+from imago_core.models import EscalationStatus
+from imago_core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 PAGE = Path(__file__).resolve().parents[2] / "web" / "staff" / "index.html"

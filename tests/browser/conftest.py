@@ -177,12 +177,13 @@ def rasa_url(fake_rasa: FakeRasaServer) -> str:
 
 @pytest.fixture(scope="module")  # module: the sync Playwright loop must end before async tests run
 def browser():
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} missing: run scripts/install-browser.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.support import components
+
+    components.require("browser", os.path.exists(CHROMIUM), f"{CHROMIUM} missing; scripts/install-browser.sh installs it")
+    try:
+        from playwright import sync_api
+    except ImportError:  # a declared test dependency: its absence is a broken install, not a skip
+        pytest.fail("the playwright package is not installed (pip install -e '.[test]')", pytrace=False)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -287,13 +287,10 @@ class RTServer:
 
 
 def require_rt() -> None:
-    """Skip when RT is missing, unless CI=true: there it must be installed."""
-    if rt_installed():
-        return
-    reason = f"Request Tracker 5 is not installed ({RT_SERVER} missing); run scripts/install-rt.sh"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
+    """A missing RT fails its tests (see tests/support/components.py)."""
+    from tests.support import components
+
+    components.require("rt", rt_installed(), f"{RT_SERVER} missing; scripts/install-rt.sh installs it")
 
 
 @pytest.fixture(scope="session")

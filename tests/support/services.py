@@ -12,6 +12,7 @@ from typing import Optional
 
 import pytest
 
+from tests.support import components
 from tests.support.net import free_port, wait_until
 
 
@@ -20,14 +21,10 @@ def _pg_bin(name: str) -> Optional[str]:
     return found[-1] if found else shutil.which(name)
 
 
-def require(binary: Optional[str], what: str) -> None:
-    """Missing services fail in CI (the test command installs them) and skip elsewhere."""
-    if binary and os.path.exists(binary):
-        return
-    message = f"{what} is not installed (scripts/install-system-deps.sh installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+def require(binary: Optional[str], component: str) -> None:
+    """A missing server fails its tests (see tests/support/components.py)."""
+    components.require(component, bool(binary and os.path.exists(binary)),
+                       f"{components.KNOWN[component]} is not installed")
 
 
 class PostgresServer:
@@ -36,7 +33,7 @@ class PostgresServer:
 
     def __init__(self):
         self.initdb, self.postgres = _pg_bin("initdb"), _pg_bin("postgres")
-        require(self.initdb, "PostgreSQL")
+        require(self.initdb, "postgres")
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="imago-pg-"))
         self.process: Optional[subprocess.Popen] = None
@@ -87,7 +84,7 @@ class PostgresServer:
 class RedisServer:
     def __init__(self):
         self.binary = shutil.which("redis-server")
-        require(self.binary, "Redis")
+        require(self.binary, "redis")
         self.port = free_port()
         self.process: Optional[subprocess.Popen] = None
 

@@ -1,7 +1,7 @@
 """Recording and reading privacy requests (the project's own queue).
 
 A request is recorded here before any ticketing backend is called (see
-actions/delivery.py), so the visitor's reference and due date hold whatever the
+imago_core/delivery.py), so the visitor's reference and due date hold whatever the
 backend does.
 """
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from actions import audit
-from actions.db import session_scope
-from actions.models import DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
+from imago_core import audit
+from imago_core.db import session_scope
+from imago_core.models import DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
 
 # No 0/O, 1/I/L or U: a reference read aloud or retyped stays unambiguous.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"

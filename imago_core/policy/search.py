@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from typing import Dict, List, Sequence, Tuple
 
-from actions.policy.catalogue import Catalogue, get_catalogue
+from imago_core.policy.catalogue import Catalogue, get_catalogue
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 

@@ -1,6 +1,6 @@
 """Delivers recorded requests into the ticketing backend: at least once, never twice.
 
-The request row is written before any remote call (actions/privacy_requests.py), in
+The request row is written before any remote call (imago_core/privacy_requests.py), in
 state `pending`. This loop claims due rows, looks the reference up in the backend
 whenever an earlier attempt was made (an ambiguous failure may have created the
 ticket), creates the ticket otherwise, and on a transient failure (timeout,
@@ -21,11 +21,11 @@ from typing import Optional
 
 from sqlalchemy import func, select, update
 
-from actions import audit
-from actions.db import session_scope
-from actions.models import DeliveryState, PrivacyRequest, utcnow
-from actions.privacy_requests import format_date
-from actions.tickets.base import (
+from imago_core import audit
+from imago_core.db import session_scope
+from imago_core.models import DeliveryState, PrivacyRequest, utcnow
+from imago_core.privacy_requests import format_date
+from imago_core.tickets.base import (
     PermanentBackendError,
     TicketBackend,
     TicketDraft,
@@ -191,7 +191,7 @@ def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> Non
 
 
 def _configured_backend() -> Optional[TicketBackend]:
-    from actions.tickets.factory import create_backend
+    from imago_core.tickets.factory import create_backend
 
     return create_backend()
 
@@ -216,7 +216,7 @@ def run_forever(interval: float = LOOP_INTERVAL_SECONDS, stop: Optional[threadin
 def kick() -> None:
     """Called after a request is recorded: deliver it now, in the background."""
     global _loop_thread
-    from actions.settings import get_settings
+    from imago_core.settings import get_settings
 
     if get_settings().ticket_backend == "local":
         return

@@ -25,10 +25,10 @@ from typing import Callable, Optional
 
 from sqlalchemy import select
 
-from actions import audit
-from actions.db import session_scope
-from actions.mail import Mailer, MailError
-from actions.models import CodeSend, OneTimeCode, VerifiedConversation, utcnow
+from imago_core import audit
+from imago_core.db import session_scope
+from imago_core.mail import Mailer, MailError
+from imago_core.models import CodeSend, OneTimeCode, VerifiedConversation, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -227,8 +227,8 @@ class Verifier:
 
 
 def verifier_from_settings() -> Verifier:
-    from actions.mail import mailer_from_settings
-    from actions.settings import get_settings
+    from imago_core.mail import mailer_from_settings
+    from imago_core.settings import get_settings
 
     settings = get_settings()
     return Verifier(settings.secret_bytes, mailer_from_settings(settings),

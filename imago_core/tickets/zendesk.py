@@ -23,7 +23,7 @@ from .base import (
     TicketDraft,
     TicketRef,
     TransientBackendError,
-    VisitorStatus,
+    RequestStatus,
     ticket_subject,
 )
 from .http import HttpApi
@@ -31,13 +31,13 @@ from .http import HttpApi
 log = logging.getLogger(__name__)
 
 STATUS_MAP = {
-    "new": VisitorStatus.RECEIVED,
-    "open": VisitorStatus.IN_PROGRESS,
-    "pending": VisitorStatus.WAITING_FOR_YOU,
-    "hold": VisitorStatus.WAITING_FOR_YOU,
-    "solved": VisitorStatus.COMPLETED,
-    "closed": VisitorStatus.COMPLETED,
-    "deleted": VisitorStatus.REJECTED,
+    "new": RequestStatus.RECEIVED,
+    "open": RequestStatus.IN_PROGRESS,
+    "pending": RequestStatus.WAITING_FOR_YOU,
+    "hold": RequestStatus.WAITING_FOR_YOU,
+    "solved": RequestStatus.COMPLETED,
+    "closed": RequestStatus.COMPLETED,
+    "deleted": RequestStatus.REJECTED,
 }
 # Zendesk has no "rejected" status: staff solve the ticket and tag it.
 REJECTED_TAG = "rejected"
@@ -181,7 +181,7 @@ class ZendeskBackend(TicketBackend):
             log.warning("Zendesk has %d tickets for %s; using the first, %s", len(ids), reference, ids[0])
         return self._ref(str(ids[0]))
 
-    def status(self, ref: TicketRef) -> VisitorStatus:
+    def status(self, ref: TicketRef) -> RequestStatus:
         ticket_id = str(ref.external_id)
         if not ticket_id.isdigit():
             raise PermanentBackendError(f"Zendesk ticket id must be a number, got {ticket_id!r}")
@@ -193,11 +193,11 @@ class ZendeskBackend(TicketBackend):
         zd_status = str(ticket["status"]).lower()
         tags = [str(tag).lower() for tag in ticket.get("tags") or []]
         if zd_status in ("solved", "closed") and REJECTED_TAG in tags:
-            return VisitorStatus.REJECTED
+            return RequestStatus.REJECTED
         mapped = STATUS_MAP.get(zd_status)
         if mapped is None:
             log.warning("Zendesk ticket %s has unknown status %r", ticket_id, zd_status)
-            return VisitorStatus.IN_PROGRESS
+            return RequestStatus.IN_PROGRESS
         return mapped
 
     # --- HTTP ----------------------------------------------------------------

@@ -1,4 +1,4 @@
 """The privacy policy as the assistant knows it: topics, answers and text search."""
-from actions.policy.catalogue import Catalogue, Topic, get_catalogue
+from imago_core.policy.catalogue import Catalogue, Topic, get_catalogue
 
 __all__ = ["Catalogue", "Topic", "get_catalogue"]

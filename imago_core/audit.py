@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping, Optional
 
-from actions.db import session_scope
-from actions.models import AuditEvent
+from imago_core.db import session_scope
+from imago_core.models import AuditEvent
 
 
 def record(event: str, *, conversation_id: Optional[str] = None, address_key: Optional[str] = None,

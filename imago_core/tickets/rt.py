@@ -29,7 +29,7 @@ from .base import (
     TicketDraft,
     TicketRef,
     TransientBackendError,
-    VisitorStatus,
+    RequestStatus,
     ticket_subject,
 )
 from .http import HttpApi
@@ -40,12 +40,12 @@ RT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 # RT's default lifecycle. A custom lifecycle's statuses fall back to "in progress".
 STATUS_MAP = {
-    "new": VisitorStatus.RECEIVED,
-    "open": VisitorStatus.IN_PROGRESS,
-    "stalled": VisitorStatus.WAITING_FOR_YOU,
-    "resolved": VisitorStatus.COMPLETED,
-    "rejected": VisitorStatus.REJECTED,
-    "deleted": VisitorStatus.REJECTED,
+    "new": RequestStatus.RECEIVED,
+    "open": RequestStatus.IN_PROGRESS,
+    "stalled": RequestStatus.WAITING_FOR_YOU,
+    "resolved": RequestStatus.COMPLETED,
+    "rejected": RequestStatus.REJECTED,
+    "deleted": RequestStatus.REJECTED,
 }
 
 
@@ -164,7 +164,7 @@ class RequestTrackerBackend(TicketBackend):
             log.warning("RT has %d tickets for %s; using the first, %s", len(matches), reference, matches[0])
         return self._ref(matches[0])
 
-    def status(self, ref: TicketRef) -> VisitorStatus:
+    def status(self, ref: TicketRef) -> RequestStatus:
         ticket_id = str(ref.external_id)
         if not ticket_id.isdigit():
             raise PermanentBackendError(f"RT ticket id must be a number, got {ticket_id!r}")
@@ -176,7 +176,7 @@ class RequestTrackerBackend(TicketBackend):
         mapped = STATUS_MAP.get(rt_status)
         if mapped is None:
             log.warning("RT ticket %s has status %r outside RT's default lifecycle", ticket_id, rt_status)
-            return VisitorStatus.IN_PROGRESS
+            return RequestStatus.IN_PROGRESS
         return mapped
 
     # --- HTTP ----------------------------------------------------------------

@@ -5,7 +5,7 @@
     imago-requests set-status PRV-7K3M9Q completed [--note "sent by post"] [--by alice]
     imago-requests deliver [--loop]        (push pending requests to the ticket backend)
 
-(`python -m actions.staff_cli ...` works too.) Reads DATABASE_URL like the assistant.
+(`python -m imago_core.staff_cli ...` works too.) Reads DATABASE_URL like the assistant.
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from typing import List, Optional
 
 from sqlalchemy import select
 
-from actions.db import session_scope
-from actions.models import AuditEvent, PrivacyRequest, RequestStatus, RequestType, utcnow
-from actions.privacy_requests import format_date, set_status
+from imago_core.db import session_scope
+from imago_core.models import AuditEvent, PrivacyRequest, RequestStatus, RequestType, utcnow
+from imago_core.privacy_requests import format_date, set_status
 
 # Accepts "in_progress", "in-progress" and "in progress" alike.
 STATUS_NAMES = {s.name.lower(): s for s in RequestStatus}
@@ -104,7 +104,7 @@ def cmd_set_status(args) -> int:
 
 
 def cmd_deliver(args) -> int:
-    from actions.delivery import deliver_pending, run_forever
+    from imago_core.delivery import deliver_pending, run_forever
 
     if args.loop:
         run_forever()

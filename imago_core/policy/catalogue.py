@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-from actions.settings import PROJECT_ROOT
+from imago_core.settings import PROJECT_ROOT
 
 POLICY_DIR = PROJECT_ROOT / "data" / "policy"
 INTENT_PREFIX = "policy_"

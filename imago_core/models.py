@@ -2,7 +2,6 @@
 requests and the append-only audit log (which outlives the rows it mentions)."""
 from __future__ import annotations
 
-import enum
 from datetime import datetime, timezone
 
 from sqlalchemy import (
@@ -18,7 +17,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
-from actions.tickets.base import VisitorStatus
+from imago_core.vocabulary import DeliveryState, EscalationStatus, RequestStatus, RequestType
+
+__all__ = [  # the vocabulary is re-exported: records and their enums come from one place
+    "Base", "utcnow", "OneTimeCode", "CodeSend", "VerifiedConversation", "RequestDraft", "PrivacyRequest",
+    "AuditEvent", "Escalation", "RequestType", "RequestStatus", "DeliveryState", "EscalationStatus",
+]
 
 Base = declarative_base()
 
@@ -42,42 +46,6 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return value.replace(tzinfo=timezone.utc) if value is not None else None
-
-
-class RequestType(str, enum.Enum):
-    ACCESS = "access"
-    DELETION = "deletion"
-    CORRECTION = "correction"
-    EXPORT = "export"
-    MARKETING_OPTOUT = "marketing_optout"
-
-    @property
-    def label(self) -> str:
-        return {
-            "access": "Access (a copy of your personal data)",
-            "deletion": "Deletion of your personal data",
-            "correction": "Correction of your personal data",
-            "export": "Export (a machine-readable copy of your data)",
-            "marketing_optout": "Marketing opt-out",
-        }[self.value]
-
-    @property
-    def short(self) -> str:
-        return {
-            "access": "access", "deletion": "deletion", "correction": "correction",
-            "export": "export", "marketing_optout": "marketing opt-out",
-        }[self.value]
-
-
-# Statuses in the visitor's words: one enum for the stored status and the backends'.
-RequestStatus = VisitorStatus
-
-
-class DeliveryState(str, enum.Enum):
-    PENDING = "pending"  # recorded, not yet in the ticketing backend
-    DELIVERED = "delivered"
-    FAILED = "failed"  # permanent error: needs a person
-    NOT_NEEDED = "not_needed"  # local backend: the database is the queue
 
 
 class OneTimeCode(Base):
@@ -177,13 +145,6 @@ class AuditEvent(Base):
     detail = Column(Text)
 
     request = relationship("PrivacyRequest", back_populates="audit")
-
-
-class EscalationStatus(str, enum.Enum):
-    WAITING = "waiting"  # the visitor waits for a person
-    WITH_STAFF = "with staff"  # a member of staff has replied
-    HANDED_BACK = "handed back"  # the assistant is back in charge
-    FORWARDED = "forwarded"  # moved to a RocketChat Omnichannel department
 
 
 class Escalation(Base):

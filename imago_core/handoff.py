@@ -14,12 +14,12 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from sqlalchemy import select
 
-from actions import audit
-from actions.db import session_scope
-from actions.models import Escalation, EscalationStatus, utcnow
-from actions.privacy_requests import format_date, new_reference, requests_for
-from actions.tickets.base import BackendError, TicketDraft
-from extensions.redaction import mask_code_like, redact_all
+from imago_core import audit
+from imago_core.db import session_scope
+from imago_core.models import Escalation, EscalationStatus, utcnow
+from imago_core.privacy_requests import format_date, new_reference, requests_for
+from imago_core.tickets.base import BackendError, TicketDraft
+from imago_core.redaction import mask_code_like, redact_all
 
 logger = logging.getLogger(__name__)
 TRANSCRIPT_LIMIT = 60  # turns kept; enough context, bounded size
@@ -72,7 +72,7 @@ def create_escalation(conversation_id: str, channel: str, reason: str, events: I
 
 
 def _file_ticket_in_background(escalation_id: int) -> None:
-    from actions.settings import get_settings
+    from imago_core.settings import get_settings
 
     if get_settings().ticket_backend == "local":
         return  # the project's database is the queue; the staff console reads it
@@ -80,7 +80,7 @@ def _file_ticket_in_background(escalation_id: int) -> None:
 
 
 def _file_ticket(escalation_id: int) -> None:
-    from actions.tickets.factory import create_backend
+    from imago_core.tickets.factory import create_backend
 
     with session_scope() as session:
         row = session.get(Escalation, escalation_id)

@@ -2,31 +2,16 @@
 
 A backend turns a recorded privacy request into a ticket in the privacy team's
 system and reads its status back. Backends never see the database: the delivery
-loop (actions/delivery.py) owns retries and bookkeeping, and a backend only says,
+loop (imago_core/delivery.py) owns retries and bookkeeping, and a backend only says,
 through the exception it raises, whether a failure is worth retrying.
 """
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import List, Optional
 
-
-class VisitorStatus(str, enum.Enum):
-    """A request's status in the visitor's words; every backend maps onto these.
-
-    Also the status stored on a privacy request (actions.models.RequestStatus is this enum)."""
-
-    RECEIVED = "received"
-    IN_PROGRESS = "in progress"
-    WAITING_FOR_YOU = "waiting for you"
-    COMPLETED = "completed"
-    REJECTED = "rejected"
-
-    @property
-    def is_open(self) -> bool:
-        return self not in (VisitorStatus.COMPLETED, VisitorStatus.REJECTED)
+from imago_core.vocabulary import RequestStatus, ticket_label
 
 
 @dataclass(frozen=True)
@@ -78,20 +63,8 @@ class TicketBackend:
         """The ticket already filed for this reference, if any."""
         raise NotImplementedError
 
-    def status(self, ref: TicketRef) -> VisitorStatus:
+    def status(self, ref: TicketRef) -> RequestStatus:
         raise NotImplementedError
-
-
-# Helpers shared by the HTTP backends (added with rt.py and zendesk.py).
-
-REQUEST_TYPE_LABELS = {
-    "access": "Access request",
-    "deletion": "Deletion request",
-    "correction": "Correction request",
-    "export": "Export request",
-    "marketing_optout": "Marketing opt-out request",
-    "escalation": "Escalation",
-}
 
 
 def ticket_subject(draft: TicketDraft) -> str:
@@ -102,36 +75,10 @@ def ticket_subject(draft: TicketDraft) -> str:
     more than the type. One line: subjects end up in e-mail headers.
     """
     tag = f"[{draft.reference}]"
-    label = REQUEST_TYPE_LABELS.get(draft.request_type) or (
-        draft.request_type.replace("_", " ").strip().capitalize() + " request"
-    )
+    label = ticket_label(draft.request_type)
     text = " ".join(draft.subject.replace(tag, " ").split()).strip(" -:")
     if not text or text.lower() == label.lower():
         return f"{tag} {label}"
     if label.lower() in text.lower():
         return f"{tag} {text}"
     return f"{tag} {label}: {text}"
-
-
-def retry_after_seconds(value: Optional[str], now: Optional[datetime] = None) -> Optional[float]:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-    from datetime import timezone
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    return max(0.0, (when - now).total_seconds())

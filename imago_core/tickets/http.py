@@ -15,7 +15,9 @@ from typing import Any, Callable, Mapping
 
 import requests
 
-from .base import PermanentBackendError, TransientBackendError, retry_after_seconds
+from imago_core.retry_after import retry_after_seconds
+
+from .base import PermanentBackendError, TransientBackendError
 
 EMAIL_LIKE = re.compile(r"[^\s'\"<>(),;:]+@[^\s'\"<>(),;:]+")
 MAX_SERVER_MESSAGE = 160

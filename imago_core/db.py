@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from actions.settings import get_settings
+from imago_core.settings import get_settings
 
 _lock = threading.Lock()
 _engine: Optional[Engine] = None
@@ -43,7 +43,7 @@ def get_engine() -> Engine:
     global _engine, _session_factory
     with _lock:
         if _engine is None:
-            from actions.models import Base
+            from imago_core.models import Base
 
             _engine = _make_engine(get_settings().database_url)
             Base.metadata.create_all(_engine)

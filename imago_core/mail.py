@@ -15,7 +15,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Optional
 
-from actions.settings import Settings, get_settings
+from imago_core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,164 @@
+"""Configuration, read once from the environment (and a `.env` file if present).
+
+Every variable is documented in `.env.example`. Nothing here opens a connection:
+engines, mailers and ticket clients are built lazily by their own modules.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """A configuration variable is missing or malformed."""
+
+
+def _env(name: str, default: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    value = (os.environ if env is None else env).get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _env_int(name: str, default: int, env: Optional[Mapping[str, str]] = None) -> int:
+    raw = _env(name, env=env)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool, env: Optional[Mapping[str, str]] = None) -> bool:
+    raw = _env(name, env=env)
+    if raw is None:
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    policy_url: str
+    database_url: str
+    otp_secret: Optional[str]
+    verification_ttl_minutes: int
+    code_ttl_minutes: int
+    mail_outbox: Path
+    smtp_host: Optional[str]
+    smtp_port: int
+    smtp_username: Optional[str]
+    smtp_password: Optional[str] = field(repr=False, default=None)
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout: float = 10.0
+    smtp_ca_file: Optional[str] = None
+    mail_from: str = "IMAGO Privacy Assistant <privacy-assistant@localhost>"
+    privacy_team_email: str = "support@Imagotechs.com"
+    # Ticket backend, chosen like Rasa's stores: `local`, `rt`, `zendesk`, or the class
+    # path of a backend of your own (imago_core/tickets/factory.py builds it).
+    ticket_backend: str = "local"
+    ticket_timeout: float = 10.0
+    rt_url: Optional[str] = None
+    rt_queue: str = "General"
+    rt_token: Optional[str] = field(repr=False, default=None)
+    rt_user: Optional[str] = None
+    rt_password: Optional[str] = field(repr=False, default=None)
+    zendesk_subdomain: Optional[str] = None
+    zendesk_url: Optional[str] = None
+    zendesk_email: Optional[str] = None
+    zendesk_token: Optional[str] = field(repr=False, default=None)
+    handoff_wait: str = "usually within one working day"
+    staff_token: Optional[str] = field(repr=False, default=None)
+
+    @property
+    def secret_bytes(self) -> bytes:
+        if not self.otp_secret or len(self.otp_secret) < 16:
+            raise ConfigError(
+                "OTP_SECRET is not set (or shorter than 16 characters); "
+                "`make run` creates one in .env on first start"
+            )
+        return self.otp_secret.encode("utf-8")
+
+
+def _load_dotenv() -> None:
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # pragma: no cover - python-dotenv is a declared dependency
+        return
+    if os.environ.get("IMAGO_DOTENV", "").lower() == "off":  # tests: no developer .env
+        return
+    # The environment wins over .env, so CI and production can override it.
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+
+
+def _timeout(env: Mapping[str, str]) -> float:
+    raw = _env("TICKET_TIMEOUT", env=env)
+    if raw is None:
+        return 10.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"TICKET_TIMEOUT must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"TICKET_TIMEOUT must be more than 0 seconds, got {raw!r}")
+    return value
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Settings from a mapping of variables (the environment, or a test's own)."""
+    var_dir = Path(_env("IMAGO_VAR_DIR", str(PROJECT_ROOT / "var"), env))
+    backend = _env("TICKET_BACKEND", "local", env)
+    if "." not in backend:  # a class path keeps its case
+        backend = backend.lower()
+    return Settings(
+        policy_url=_env("POLICY_URL", "http://localhost:8080/policy", env),
+        database_url=_env("DATABASE_URL", f"sqlite:///{var_dir / 'imago.db'}", env),
+        otp_secret=_env("OTP_SECRET", env=env),
+        verification_ttl_minutes=_env_int("VERIFICATION_TTL_MINUTES", 30, env),
+        code_ttl_minutes=_env_int("CODE_TTL_MINUTES", 10, env),
+        mail_outbox=Path(_env("MAIL_OUTBOX", str(var_dir / "outbox"), env)),
+        smtp_host=_env("SMTP_HOST", env=env),
+        smtp_port=_env_int("SMTP_PORT", 587, env),
+        smtp_username=_env("SMTP_USERNAME", env=env),
+        smtp_password=_env("SMTP_PASSWORD", env=env),
+        smtp_starttls=_env_bool("SMTP_STARTTLS", True, env),
+        smtp_ssl=_env_bool("SMTP_SSL", False, env),
+        smtp_timeout=float(_env("SMTP_TIMEOUT", "10", env)),
+        smtp_ca_file=_env("SMTP_CA_FILE", env=env),
+        mail_from=_env("MAIL_FROM", "IMAGO Privacy Assistant <privacy-assistant@localhost>", env),
+        privacy_team_email=_env("PRIVACY_TEAM_EMAIL", "support@Imagotechs.com", env),
+        ticket_backend=backend,
+        ticket_timeout=_timeout(env),
+        rt_url=_env("RT_URL", env=env),
+        rt_queue=_env("RT_QUEUE", "General", env),
+        rt_token=_env("RT_TOKEN", env=env),
+        rt_user=_env("RT_USER", env=env),
+        rt_password=_env("RT_PASSWORD", env=env),
+        zendesk_subdomain=_env("ZENDESK_SUBDOMAIN", env=env),
+        zendesk_url=_env("ZENDESK_URL", env=env),
+        zendesk_email=_env("ZENDESK_EMAIL", env=env),
+        zendesk_token=_env("ZENDESK_TOKEN", env=env),
+        handoff_wait=_env("HANDOFF_WAIT", "usually within one working day", env),
+        staff_token=_env("STAFF_TOKEN", env=env),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    _load_dotenv()
+    return load_settings(os.environ)
+
+
+def reset_settings_cache() -> None:
+    """Tests change the environment; this makes the next read see it."""
+    get_settings.cache_clear()
