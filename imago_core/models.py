@@ -15,7 +15,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
-from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.orm import declarative_base, relationship, validates
 
 from imago_core.vocabulary import DeliveryState, EscalationStatus, RequestStatus, RequestType
 
@@ -124,9 +124,27 @@ class PrivacyRequest(Base):
     next_attempt_at = Column(UTCDateTime)
     last_error = Column(String(255))
 
+    # "address|type" while the request is open, NULL once closed: the unique index makes
+    # "one open request per address and type" the database's rule, so two parallel
+    # identical requests cannot both be inserted (NULLs never collide, on SQLite or PostgreSQL).
+    open_key = Column(String(400), unique=True)
+
     audit = relationship("AuditEvent", back_populates="request", order_by="AuditEvent.id")
 
     __table_args__ = (Index("ix_requests_delivery", "delivery_state", "next_attempt_at"),)
+
+    @validates("status")
+    def _keep_open_key(self, _key, status):
+        status = RequestStatus(status)
+        if not status.is_open:
+            self.open_key = None
+        elif self.email and self.request_type:
+            self.open_key = open_request_key(self.email, self.request_type)
+        return status
+
+
+def open_request_key(email: str, request_type) -> str:
+    return f"{email.strip().lower()}|{RequestType(request_type).value}"
 
 
 class AuditEvent(Base):

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from imago_core import audit
 from imago_core.db import session_scope
-from imago_core.models import DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
+from imago_core.models import DeliveryState, PrivacyRequest, RequestStatus, RequestType, open_request_key, utcnow
 
 # No 0/O, 1/I/L or U: a reference read aloud or retyped stays unambiguous.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -60,28 +60,26 @@ class RequestView:
 def record_request(email: str, request_type: RequestType, details: Optional[str], channel: Optional[str],
                    conversation_id: Optional[str], backend: str = "local",
                    now: Optional[datetime] = None, address_key: Optional[str] = None) -> RequestView:
-    """Records a request, or returns the open one of the same type for the address."""
+    """Records a request, or returns the open one of the same type for the address.
+
+    Atomic: the insert carries the open-request key, which the database keeps unique,
+    so of two parallel identical requests one is inserted and the other is answered
+    with its reference."""
     now = now or utcnow()
-    with session_scope() as session:
-        existing = session.execute(
-            select(PrivacyRequest).where(
-                PrivacyRequest.email == email,
-                PrivacyRequest.request_type == request_type,
-                PrivacyRequest.status.in_(OPEN_STATUSES),
-            ).order_by(PrivacyRequest.id).limit(1)
-        ).scalar_one_or_none()
+    key = open_request_key(email, request_type)
+    for _ in range(5):  # a reference collision is astronomically rare; retry anyway
+        existing = _open_request(key)
         if existing is not None:
             audit.record("duplicate_request_answered", conversation_id=conversation_id,
-                         address_key=address_key, request_id=existing.id, session=session)
+                         address_key=address_key, request_id=existing.id)
             return RequestView.of(existing, duplicate=True)
-    for _ in range(5):  # a reference collision is astronomically rare; retry anyway
         try:
             with session_scope() as session:
                 row = PrivacyRequest(
                     reference=new_reference(), request_type=request_type, email=email,
                     details=details, channel=channel, conversation_id=conversation_id,
                     received_at=now, due_at=due_date(now), status=RequestStatus.RECEIVED,
-                    status_changed_at=now, backend=backend,
+                    status_changed_at=now, backend=backend, open_key=key,
                     delivery_state=DeliveryState.NOT_NEEDED if backend == "local" else DeliveryState.PENDING,
                     next_attempt_at=None if backend == "local" else now,
                 )
@@ -92,8 +90,15 @@ def record_request(email: str, request_type: RequestType, details: Optional[str]
                              detail={"type": request_type.value, "channel": channel, "backend": backend})
                 return RequestView.of(row)
         except IntegrityError:
-            continue
-    raise RuntimeError("could not allocate a unique reference")
+            continue  # another conversation won the race (answered above next time), or a reference clash
+    raise RuntimeError("could not record the request")
+
+
+def _open_request(key: str) -> Optional[PrivacyRequest]:
+    with session_scope() as session:
+        return session.execute(
+            select(PrivacyRequest).where(PrivacyRequest.open_key == key)
+        ).scalar_one_or_none()
 
 
 def requests_for(email: str, conversation_id: Optional[str] = None) -> List[RequestView]:

@@ -104,3 +104,9 @@ async def test_tracker_store_masks_codes_on_postgresql(postgres):  # noqa: F811
     assert "123456 is my zip" in stored  # only answers to the code question are masked
     restored = await store.retrieve("pg-conv")
     assert restored.latest_message.text == "the code is ******"
+
+
+def test_parallel_identical_requests_get_one_reference_on_postgresql(pg_env):
+    from tests.test_privacy_requests import assert_one_reference_for_parallel_requests
+
+    assert_one_reference_for_parallel_requests()

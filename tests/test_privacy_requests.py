@@ -110,3 +110,55 @@ def test_staff_cli_reports_bad_input_clearly(isolated_env, capsys):
     with pytest.raises(SystemExit):
         staff_cli(["list", "--status", "bogus"])
     assert "unknown status" in capsys.readouterr().err
+
+
+def _parallel_identical_requests(count: int):
+    """`count` threads file the same request at the same moment; returns their views."""
+    import threading
+
+    barrier = threading.Barrier(count)
+    views, errors = [], []
+
+    def file_one(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            views.append(record_request("Race@Example.org" if i % 2 else "race@example.org",
+                                        RequestType.DELETION, None, "rest", f"conv-{i}"))
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=file_one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return views
+
+
+def assert_one_reference_for_parallel_requests(count: int = 12) -> None:
+    from sqlalchemy import func, select
+
+    from imago_core.db import session_scope
+    from imago_core.models import PrivacyRequest
+
+    views = _parallel_identical_requests(count)
+    assert len(views) == count
+    assert len({v.reference for v in views}) == 1, sorted({v.reference for v in views})
+    assert sum(not v.duplicate for v in views) == 1
+    with session_scope() as session:
+        assert session.execute(select(func.count()).select_from(PrivacyRequest)).scalar_one() == 1
+
+
+def test_parallel_identical_requests_get_one_reference_on_sqlite(isolated_env):
+    assert_one_reference_for_parallel_requests()
+
+
+def test_a_closed_request_frees_its_type_for_a_new_one(isolated_env):
+    from imago_core.privacy_requests import set_status
+
+    first = record_request("again@example.org", RequestType.EXPORT, None, "rest", "c1")
+    set_status(first.reference, RequestStatus.COMPLETED)
+    second = record_request("again@example.org", RequestType.EXPORT, None, "rest", "c2")
+    assert not second.duplicate and second.reference != first.reference
+    assert record_request("again@example.org", RequestType.EXPORT, None, "rest", "c3").reference == second.reference
