@@ -47,6 +47,7 @@ def test_conversation_hopping_between_replicas(replicas, smtp, postgres):  # noq
     assert "sent a 6-digit code" in reply_text(b.say(sender, address))
     code = code_from(smtp, address)
     assert "Shall I file it?" in reply_text(a.say(sender, code))
+    assert sum(address in m.recipients for m in smtp.messages) == 1  # one code mailed, by one replica
     done = reply_text(b.say(sender, "yes"))
     reference = re.search(r"PRV-[2-9A-Z]{6}", done).group(0)
 
