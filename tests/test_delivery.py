@@ -1,8 +1,9 @@
 """Delivery into the ticketing backend: at least once, never twice, whatever fails.
 
 Driven against the fake Zendesk server (it speaks the documented Tickets API and
-injects faults); the same loop against the real Request Tracker is exercised in
-tests/test_conversation_rt.py."""
+injects faults). The same paths against the real Request Tracker (retry while it is
+down, a create whose answer is lost, the look-up before re-creating) are in
+tests/test_delivery_rt.py, and a whole conversation into RT in tests/test_conversation_rt.py."""
 from __future__ import annotations
 
 from datetime import timedelta
