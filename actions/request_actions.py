@@ -187,7 +187,7 @@ class ValidateRequestForm(FormValidationAction):
 
     async def validate_correction_details(self, value: Any, dispatcher: CollectingDispatcher,
                                           tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        details = " ".join(str(value or "").split())
+        details = " ".join(str(value or "").replace("\x00", "").split())  # PostgreSQL text refuses NUL
         if len(details) < 5:
             dispatcher.utter_message(text="Please tell me what is wrong and what it should be, in a sentence.")
             return {"correction_details": None, "reprompted": True}
@@ -274,8 +274,8 @@ def _save_draft(conversation_id: str, email: str, request_type: RequestType, det
             RequestDraft.conversation_id == conversation_id, RequestDraft.consumed_at.is_(None)
         )).scalars():
             old.consumed_at = utcnow()
-        session.add(RequestDraft(conversation_id=conversation_id, email=email,
-                                 request_type=request_type, details=details))
+        session.add(RequestDraft(conversation_id=conversation_id, email=email, request_type=request_type,
+                                 details=details.replace("\x00", "") if details else details))
 
 
 def _take_draft(conversation_id: str, email: str) -> Optional[RequestDraft]:

@@ -67,6 +67,10 @@ class Settings:
     ticket_backend: str = "local"
     handoff_wait: str = "usually within one working day"
     staff_token: Optional[str] = field(repr=False, default=None)
+    staff_tokens: Optional[str] = field(repr=False, default=None)  # "name:token,name:token"
+    action_server_token: Optional[str] = field(repr=False, default=None)
+    rest_token: Optional[str] = field(repr=False, default=None)
+    trusted_proxies: str = ""  # comma-separated addresses/networks allowed to set X-Forwarded-For
 
     @property
     def secret_bytes(self) -> bytes:
@@ -113,6 +117,10 @@ def get_settings() -> Settings:
         ticket_backend=_env("TICKET_BACKEND", "local").lower(),
         handoff_wait=_env("HANDOFF_WAIT", "usually within one working day"),
         staff_token=_env("STAFF_TOKEN"),
+        staff_tokens=_env("STAFF_TOKENS"),
+        action_server_token=_env("ACTION_SERVER_TOKEN"),
+        rest_token=_env("REST_TOKEN"),
+        trusted_proxies=_env("TRUSTED_PROXIES", ""),
     )
 
 
