@@ -50,6 +50,7 @@ CODE_MASK = "******"
 DRAFT_TTL = timedelta(minutes=30)
 _RESEND = re.compile(r"\b(new|another|fresh|resend|re-send|send again|again)\b|did ?n.?t (get|receive|arrive)|not (got|received)|no (code|email)", re.I)
 MAX_DETAILS = 2000
+CLIENT_ADDRESS_KEY = "imago_client_address"  # set by extensions/channels, read for the send limits
 
 _verifier: Optional[Verifier] = None
 
@@ -69,6 +70,17 @@ def set_verifier(verifier: Optional[Verifier]) -> None:
 
 def _channel(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "unknown"
+
+
+def client_address(tracker: Tracker) -> Optional[str]:
+    """The visitor's network address, as the input channel recorded it in the message
+    metadata (channels overwrite whatever the client sent under this key)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata") or {}
+            value = metadata.get(CLIENT_ADDRESS_KEY) if isinstance(metadata, dict) else None
+            return value if isinstance(value, str) else None
+    return None
 
 
 def _reset_slots() -> List[Dict[Text, Any]]:
@@ -121,7 +133,8 @@ class ValidateRequestForm(FormValidationAction):
         return await self._send_code(dispatcher, tracker, email)
 
     async def _send_code(self, dispatcher: CollectingDispatcher, tracker: Tracker, email: str) -> Dict[Text, Any]:
-        result = await asyncio.to_thread(get_verifier().request_code, tracker.sender_id, email)
+        result = await asyncio.to_thread(get_verifier().request_code, tracker.sender_id, email,
+                                         client_address(tracker))
         if result.status is SendStatus.SENT:
             dispatcher.utter_message(
                 text=f"I've sent a 6-digit code to {mask_email(email)}. Please type it here; it's valid for "
@@ -174,7 +187,7 @@ class ValidateRequestForm(FormValidationAction):
 
     async def validate_correction_details(self, value: Any, dispatcher: CollectingDispatcher,
                                           tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        details = " ".join(str(value or "").split())
+        details = " ".join(str(value or "").replace("\x00", "").split())  # PostgreSQL text refuses NUL
         if len(details) < 5:
             dispatcher.utter_message(text="Please tell me what is wrong and what it should be, in a sentence.")
             return {"correction_details": None, "reprompted": True}
@@ -261,8 +274,8 @@ def _save_draft(conversation_id: str, email: str, request_type: RequestType, det
             RequestDraft.conversation_id == conversation_id, RequestDraft.consumed_at.is_(None)
         )).scalars():
             old.consumed_at = utcnow()
-        session.add(RequestDraft(conversation_id=conversation_id, email=email,
-                                 request_type=request_type, details=details))
+        session.add(RequestDraft(conversation_id=conversation_id, email=email, request_type=request_type,
+                                 details=details.replace("\x00", "") if details else details))
 
 
 def _take_draft(conversation_id: str, email: str) -> Optional[RequestDraft]:

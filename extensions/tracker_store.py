@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import List
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActiveLoop, Event, SlotSet
@@ -20,18 +21,42 @@ logger = logging.getLogger(__name__)
 
 def _context_only(event: Event) -> dict:
     """What redaction needs to know of an event that is already stored: only slot
-    and loop changes decide whether a later message answers the code question."""
+    and loop changes (and when they happened) decide whether a later message answers
+    the code question or may contain an outstanding code."""
     if isinstance(event, SlotSet):
-        return {"event": "slot", "name": event.key, "value": event.value}
+        return {"event": "slot", "name": event.key, "value": event.value, "timestamp": event.timestamp}
     if isinstance(event, ActiveLoop):
         return {"event": "active_loop", "name": event.name}
     return {"event": event.type_name}
 
 
-class RedactingSQLTrackerStore(SQLTrackerStore):
-    async def save(self, tracker: DialogueStateTracker) -> None:
-        await self.stream_events(tracker)
+def _masked(events: List[Event], already_stored: int) -> List[dict]:
+    """The new events, serialised and masked. Whether a message answers the code
+    question depends on the events before it, so the whole history is walked, but
+    only new events are serialised."""
+    return redact_all([
+        _context_only(event) if index < already_stored else event.as_dict()
+        for index, event in enumerate(events)
+    ])[already_stored:]
 
+
+class RedactingSQLTrackerStore(SQLTrackerStore):
+    async def stream_events(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's version publishes the events unmasked; an event broker gets what the
+        database gets. (save() publishes on its own; this is for other callers.)"""
+        if self.event_broker is None:
+            return
+        with self.session_scope() as session:
+            already_stored = self._event_query(
+                session, tracker.sender_id, fetch_events_from_all_sessions=False
+            ).count()
+        self._publish(tracker.sender_id, _masked(list(tracker.events), already_stored))
+
+    def _publish(self, sender_id: str, masked_new_events: list) -> None:
+        for data in masked_new_events:
+            self.event_broker.publish({"sender_id": sender_id, **data})
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
         with self.session_scope() as session:
             already_stored = self._event_query(
                 session, tracker.sender_id, fetch_events_from_all_sessions=False
@@ -39,11 +64,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             events = list(tracker.events)
             # Whether a message answers the code question depends on the events before
             # it, so the whole history is walked, but only new events are serialised.
-            all_events = redact_all([
-                _context_only(event) if index < already_stored else event.as_dict()
-                for index, event in enumerate(events)
-            ])
-            for data, event in zip(all_events[already_stored:], events[already_stored:]):
+            new_data = _masked(events, already_stored)
+            for data, event in zip(new_data, events[already_stored:]):
                 session.add(
                     self.SQLEvent(
                         sender_id=tracker.sender_id,
@@ -57,4 +79,6 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.commit()
+        if self.event_broker is not None:
+            self._publish(tracker.sender_id, new_data)
         logger.debug("Tracker stored (one-time codes masked)")

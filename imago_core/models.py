@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Enum,
@@ -63,13 +64,17 @@ class OneTimeCode(Base):
 
 
 class CodeSend(Base):
-    """One code actually sent; the rate limits count these."""
+    """One send slot, reserved before the mail goes out (and deleted if it fails);
+    the rate limits count these. `address_key` is the key of the address with any
+    +tag removed; `mailed` is false when the per-address ceiling held the mail back."""
 
     __tablename__ = "code_sends"
 
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(255), nullable=False, index=True)
     address_key = Column(String(64), nullable=False, index=True)
+    client_key = Column(String(64), index=True)  # HMAC of the client's network, when known
+    mailed = Column(Boolean, nullable=False, default=True)
     sent_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
 

@@ -79,6 +79,10 @@ class Settings:
     zendesk_token: Optional[str] = field(repr=False, default=None)
     handoff_wait: str = "usually within one working day"
     staff_token: Optional[str] = field(repr=False, default=None)
+    staff_tokens: Optional[str] = field(repr=False, default=None)  # "name:token,name:token"
+    action_server_token: Optional[str] = field(repr=False, default=None)
+    rest_token: Optional[str] = field(repr=False, default=None)
+    trusted_proxies: str = ""  # comma-separated addresses/networks allowed to set X-Forwarded-For
 
     @property
     def secret_bytes(self) -> bytes:
@@ -150,6 +154,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         zendesk_token=_env("ZENDESK_TOKEN", env=env),
         handoff_wait=_env("HANDOFF_WAIT", "usually within one working day", env),
         staff_token=_env("STAFF_TOKEN", env=env),
+        staff_tokens=_env("STAFF_TOKENS", env=env),
+        action_server_token=_env("ACTION_SERVER_TOKEN", env=env),
+        rest_token=_env("REST_TOKEN", env=env),
+        trusted_proxies=_env("TRUSTED_PROXIES", "", env),
     )
 
 

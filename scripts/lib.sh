@@ -53,18 +53,27 @@ ensure_venv() {
   fi
 }
 
-# Creates .env from .env.example with a fresh OTP_SECRET the first time.
+# Creates .env from .env.example with fresh secrets the first time, and adds any
+# secret a later version needs (OTP_SECRET, ACTION_SERVER_TOKEN).
 ensure_env_file() {
   if [ ! -f "$ROOT/.env" ]; then
-    log "creating .env with a new local OTP_SECRET (edit it for production)"
-    local secret
-    secret="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')"
-    sed "s|^OTP_SECRET=.*|OTP_SECRET=$secret|" "$ROOT/.env.example" > "$ROOT/.env"
+    log "creating .env with new local secrets (edit it for production)"
+    cp "$ROOT/.env.example" "$ROOT/.env"
     chmod 600 "$ROOT/.env"
-  elif ! grep -qE '^OTP_SECRET=.{16,}' "$ROOT/.env" && [ -z "${OTP_SECRET:-}" ]; then
-    log "adding a local OTP_SECRET to .env"
-    echo "OTP_SECRET=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" >> "$ROOT/.env"
   fi
+  local name
+  for name in OTP_SECRET ACTION_SERVER_TOKEN; do
+    if ! grep -qE "^$name=.{16,}" "$ROOT/.env" && [ -z "${!name:-}" ]; then
+      log "adding a local $name to .env"
+      local secret
+      secret="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')"
+      if grep -qE "^$name=" "$ROOT/.env"; then
+        sed -i "s|^$name=.*|$name=$secret|" "$ROOT/.env"
+      else
+        echo "$name=$secret" >> "$ROOT/.env"
+      fi
+    fi
+  done
 }
 
 # The model's name carries a hash of everything training reads, so an unchanged

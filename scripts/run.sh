@@ -27,7 +27,10 @@ start() { # name, command...
   pids+=("$!")
 }
 
-start actions "$VENV/bin/rasa" run actions --port "${ACTIONS_PORT:-5055}" --actions actions
+# Loopback only, and every call must carry ACTION_SERVER_TOKEN (actions/server.py).
+# Rasa reads it from the environment (endpoints.yml), the action server from .env too.
+export ACTION_SERVER_TOKEN="${ACTION_SERVER_TOKEN:-$(sed -n 's/^ACTION_SERVER_TOKEN=//p' .env | tail -n 1)}"
+start actions "$PY" -m actions.server --host "${ACTIONS_HOST:-127.0.0.1}" --port "${ACTIONS_PORT:-5055}"
 start rasa "$VENV/bin/rasa" run --model "$MODEL" --interface "${RASA_INTERFACE:-127.0.0.1}" --port "${RASA_PORT:-5005}" \
   --credentials credentials.yml --endpoints endpoints.yml --cors "${RASA_CORS:-http://localhost:8080}"
 start web "$PY" -m web.server --port "${WEB_PORT:-8080}"

@@ -49,7 +49,7 @@ def test_visitor_asks_for_a_person_staff_reply_and_hand_back(stack):
 
     listing = api(stack, "GET", "").json()["escalations"]
     mine = [e for e in listing if e["reference"] == reference]
-    assert mine and mine[0]["conversation_id"] == sender and mine[0]["channel"] == "rest"
+    assert mine and mine[0]["conversation_id"] == "rest:" + sender and mine[0]["channel"] == "rest"
     detail = api(stack, "GET", f"/{reference}").json()
     lines = [line["text"] for line in detail["transcript"]]
     assert "do you sell my data?" in lines and "my account id is 77 and <b>please</b> hurry" in lines

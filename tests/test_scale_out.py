@@ -54,7 +54,7 @@ def test_conversation_hopping_between_replicas(replicas, smtp, postgres):  # noq
     engine = create_engine(project_db)
     with engine.connect() as connection:
         rows = connection.execute(text("select reference, email from privacy_requests where conversation_id = :c"),
-                                  {"c": sender}).all()
+                                  {"c": "rest:" + sender}).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [(reference, address)]
 

@@ -13,10 +13,13 @@ from imago_core.mail import Mailer, MailError
 from imago_core.models import AuditEvent, OneTimeCode, RequestType
 from imago_core.verification import (
     CheckStatus,
+    SendResult,
     SendStatus,
     Verifier,
+    client_network,
     extract_code,
     extract_email,
+    limit_address,
     mask_email,
 )
 
@@ -158,15 +161,46 @@ def test_no_code_is_sent_unasked(verifier, mailer):
     assert len(mailer.sent) == 1
 
 
-def test_three_codes_an_hour_per_address(verifier, clock):
+def test_address_ceiling_holds_mail_back_without_telling(verifier, mailer, clock):
+    """Three mails per address in 15 minutes, whoever asks; the fourth asker is told
+    the same as the others (nothing about them) but no mail goes out."""
     for conversation in ("a", "b", "c"):
         assert verifier.request_code(conversation, ADDRESS).status is SendStatus.SENT
         clock.advance(minutes=1)
-    limited = verifier.request_code("d", ADDRESS)
+    held = verifier.request_code("d", ADDRESS)
+    assert held == verifier.request_code("e", "Jane.Doe+news@Example.org") == SendResult(SendStatus.SENT)
+    assert len(mailer.sent) == 3
+    assert verifier.check_code("d", ADDRESS, "000000").status is CheckStatus.WRONG  # behaves like a sent code
+    clock.advance(minutes=13)  # 15 minutes after the first send: the owner waits minutes, not a day
+    assert verifier.request_code("owner", ADDRESS).status is SendStatus.SENT
+    assert len(mailer.sent) == 4 and mailer.sent[-1][0] == ADDRESS
+
+
+def test_strangers_cannot_lock_the_owner_out_for_a_day(verifier, mailer, clock):
+    for n in range(40):  # a stranger with many conversations, all day long
+        verifier.request_code(f"attacker-{n}", ADDRESS)
+        clock.advance(minutes=5)
+    clock.advance(minutes=15)
+    assert verifier.request_code("owner", ADDRESS).status is SendStatus.SENT
+    assert mailer.sent[-1][0] == ADDRESS and verifier.check_code("owner", ADDRESS, mailer.last_code()).status \
+        is CheckStatus.VERIFIED
+
+
+def test_plus_tag_variants_count_as_one_address(verifier, mailer):
+    for tag in ("a", "b", "c", "d", "e"):
+        verifier.request_code(f"c-{tag}", f"jane.doe+{tag}@example.org")
+    assert len(mailer.sent) == 3
+    assert limit_address("Jane.Doe+x+y@Example.ORG") == "jane.doe@example.org"
+
+
+def test_client_cap_counts_one_network_across_conversations(verifier, mailer, clock):
+    for n in range(5):
+        assert verifier.request_code(f"c{n}", f"user{n}@example.org", "2001:db8::1").status is SendStatus.SENT
+    limited = verifier.request_code("c9", "user9@example.org", "2001:db8::ffff")  # same /64
     assert limited.status is SendStatus.RATE_LIMITED
-    assert limited.retry_at == datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
-    clock.now = limited.retry_at + timedelta(seconds=1)
-    assert verifier.request_code("d", ADDRESS).status is SendStatus.SENT
+    assert limited.retry_at == clock.now + timedelta(hours=1)
+    assert verifier.request_code("c9", "user9@example.org", "198.51.100.7").status is SendStatus.SENT
+    assert client_network("::ffff:198.51.100.7") == "198.51.100.7" and client_network("not-an-ip") is None
 
 
 def test_three_codes_an_hour_per_conversation(verifier):
@@ -175,13 +209,13 @@ def test_three_codes_an_hour_per_conversation(verifier):
     assert verifier.request_code("c1", "user9@example.org").status is SendStatus.RATE_LIMITED
 
 
-def test_ten_codes_a_day_per_address(verifier, clock):
+def test_ten_codes_a_day_per_conversation(verifier, clock):
     for n in range(10):
-        assert verifier.request_code(f"conv-{n}", ADDRESS).status is SendStatus.SENT, n
+        assert verifier.request_code("conv", f"u{n}@example.org").status is SendStatus.SENT, n
         clock.advance(minutes=25)
-    assert verifier.request_code("conv-x", ADDRESS).status is SendStatus.RATE_LIMITED
+    assert verifier.request_code("conv", "x@example.org").status is SendStatus.RATE_LIMITED
     clock.advance(hours=24)
-    assert verifier.request_code("conv-x", ADDRESS).status is SendStatus.SENT
+    assert verifier.request_code("conv", "x@example.org").status is SendStatus.SENT
 
 
 def test_failed_send_does_not_count_against_limits(verifier, mailer):

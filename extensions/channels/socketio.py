@@ -1,32 +1,82 @@
-"""Rasa's socket.io channel with two fixes for persistent sessions.
+"""Rasa's socket.io channel with fixes for persistent sessions and for borrowed ones.
 
 1. Rasa 3.6.21 calls `sio.enter_room(...)` without `await`; with python-socketio 5.x
    that is a coroutine, so the browser never joins its session's room and never
    receives a reply (RasaHQ/rasa#13027). Here the call is awaited.
-2. The session id comes from the browser and *is* the conversation id (so it also
-   carries the conversation's verification). A short or guessable id is replaced by
-   a fresh random one instead of being trusted.
+2. The session id is a credential: the conversation (and its verification) belongs
+   to whoever holds it. The server issues it, signed: `<id>.<signature>`, and only
+   a signed id is confirmed again after a reload; anything else gets a fresh one. The
+   conversation id is `web:<id>`, so the id that appears in tickets and in the staff
+   console cannot be turned back into the session.
+3. A socket may speak only as the session confirmed to it; a `user_uttered` with
+   any other session id is dropped (and logged without the id). Rasa's handler
+   accepts whatever session id the message names.
+4. Messages over 2,000 characters get a polite reply and are not processed; NUL
+   bytes are stripped; the client address for the send limits is taken from the
+   connection (X-Forwarded-For only from TRUSTED_PROXIES) and overwrites whatever
+   the client put in the metadata.
 
 Configured in credentials.yml as `extensions.channels.socketio.PersistentSocketIOInput:`
 with the keys of Rasa's `socketio:` channel; the channel name stays "socketio".
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import logging
 import re
-import uuid
+import secrets
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from imago_core.client_address import (
+    CLIENT_ADDRESS_KEY,
+    MAX_MESSAGE_CHARS,
+    TOO_LONG_REPLY,
+    clean_text,
+    resolve_client,
+    trusted_networks,
+)
+from imago_core.settings import get_settings
+
 logger = logging.getLogger(__name__)
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+PREFIX = "web:"
+SESSION_KEY = "imago_session_id"  # in python-socketio's per-socket session
+_SIGNED_ID = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
+
+
+def _signature(public_id: str) -> str:
+    digest = hmac.new(get_settings().secret_bytes, b"socketio-session|" + public_id.encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def new_session_id() -> str:
+    public_id = secrets.token_hex(16)
+    return f"{public_id}.{_signature(public_id)}"
 
 
 def acceptable_session_id(value: Any) -> bool:
-    return isinstance(value, str) and bool(_SESSION_ID.match(value))
+    """True only for an id this server issued (checked against its signature)."""
+    match = _SIGNED_ID.match(value) if isinstance(value, str) else None
+    return bool(match) and hmac.compare_digest(match.group(2), _signature(match.group(1)))
+
+
+def conversation_id(session_id: str) -> str:
+    """The conversation of a (signed) session id: `web:<public part>`."""
+    return PREFIX + session_id.split(".", 1)[0]
+
+
+def _client_address(environ: Dict[str, Any]) -> Optional[str]:
+    request = environ.get("sanic.request")
+    peer = getattr(request, "ip", None) or environ.get("REMOTE_ADDR")
+    return resolve_client(peer, environ.get("HTTP_X_FORWARDED_FOR"),
+                          trusted_networks(get_settings().trusted_proxies))
 
 
 class PersistentSocketIOInput(SocketIOInput):
@@ -36,17 +86,54 @@ class PersistentSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
-        sio = self.sio
+        # Registering an event again replaces Rasa's handler for it.
+        self.sio.on("session_request", self._session_request, namespace=self.namespace)
 
-        # Registering the event again replaces Rasa's handler for it.
-        @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
-            data = data if isinstance(data, dict) else {}
-            session_id = data.get("session_id")
-            if not acceptable_session_id(session_id):
-                session_id = uuid.uuid4().hex
-            if self.session_persistence:
-                await sio.enter_room(sid, session_id, namespace=self.namespace)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+        async def user_uttered(sid: Text, data: Any) -> None:
+            await self._handle_message(sid, data, on_new_message)
 
+        self.sio.on(self.user_message_evt, user_uttered, namespace=self.namespace)
         return blueprint
+
+    async def _session_request(self, sid: Text, data: Optional[Dict]) -> None:
+        sio = self.sio
+        data = data if isinstance(data, dict) else {}
+        session_id = data.get("session_id")
+        if not acceptable_session_id(session_id):
+            session_id = new_session_id()
+        async with sio.session(sid, namespace=self.namespace) as session:
+            previous = session.get(SESSION_KEY)
+            session[SESSION_KEY] = session_id
+        if previous and previous != session_id:
+            await sio.leave_room(sid, conversation_id(previous), namespace=self.namespace)
+        await sio.enter_room(sid, conversation_id(session_id), namespace=self.namespace)
+        await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+    async def _handle_message(self, sid: Text, data: Any,
+                              on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        sio = self.sio
+        session = await sio.get_session(sid, namespace=self.namespace)
+        confirmed = session.get(SESSION_KEY)
+        claimed = data.get("session_id") if isinstance(data, dict) else None
+        if not confirmed or not isinstance(claimed, str) or not hmac.compare_digest(claimed, confirmed):
+            logger.warning("socket.io message dropped: not the session confirmed to this socket")
+            return
+        text = data.get("message")
+        if not isinstance(text, str):
+            logger.warning("socket.io message dropped: no text")
+            return
+        text = clean_text(text)
+        output = SocketIOOutput(sio, self.bot_message_evt)
+        if len(text) > MAX_MESSAGE_CHARS:
+            await sio.emit(self.bot_message_evt, {"text": TOO_LONG_REPLY}, room=sid, namespace=self.namespace)
+            return
+        metadata = data.get(self.metadata_key)
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                metadata = None
+        metadata = dict(metadata) if isinstance(metadata, dict) else {}
+        metadata[CLIENT_ADDRESS_KEY] = _client_address(sio.get_environ(sid, namespace=self.namespace) or {})
+        await on_new_message(UserMessage(text, output, conversation_id(confirmed),
+                                         input_channel=self.name(), metadata=metadata))

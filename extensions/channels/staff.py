@@ -2,8 +2,10 @@
 
 Configured in credentials.yml as `extensions.channels.staff.StaffConsoleInput:`;
 served at /webhooks/staff/. The page is static; its API needs
-`Authorization: Bearer <STAFF_TOKEN>` (401 without, 403 when wrong; when
-STAFF_TOKEN is unset everyone is refused). Living in the Rasa server gives it the
+`Authorization: Bearer <token>` (401 without, 403 when wrong, 429 for a minute
+after 10 failures from one client; when no token is configured everyone is
+refused). Tokens come from STAFF_TOKENS (name:token,...; the name is the audit
+actor) or STAFF_TOKEN; shorter than 32 characters and the server refuses to start. Living in the Rasa server gives it the
 output channels, so a reply reaches the visitor's widget or RocketChat room, and
 the tracker store, so it can resume the conversation: the Rasa HTTP API stays closed.
 """
@@ -11,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import json
 import logging
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
@@ -26,31 +27,51 @@ from sanic.response import HTTPResponse
 
 from imago_core.handoff import get_escalation, list_escalations, set_escalation_status, transcript_from_events
 from imago_core.models import EscalationStatus
+from imago_core.client_address import clean_text, resolve_client, trusted_networks
 from imago_core.settings import get_settings
+from imago_core.staff_auth import FailureLimiter, staff_member, staff_tokens
 
 logger = logging.getLogger(__name__)
 PAGE = Path(__file__).resolve().parents[2] / "web" / "staff" / "index.html"
 MAX_REPLY = 4000
+MAX_FAILURES_PER_MINUTE = 10
 BACK_MESSAGE = "You're back with the IMAGO privacy assistant. Ask me anything about the privacy policy or your data."
 
 
-def _check_token(request: Request) -> Optional[HTTPResponse]:
-    expected = get_settings().staff_token
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer ") or not header[7:].strip():
-        return response.json({"error": "staff token required"}, status=401)
-    if not expected or not hmac.compare_digest(header[7:].strip().encode(), expected.encode()):
-        return response.json({"error": "invalid staff token"}, status=403)
-    return None
+class StaffAuth:
+    """Token check and per-client failure limit for the console's API."""
+
+    def __init__(self, tokens: Dict[str, str], limiter: Optional[FailureLimiter] = None):
+        self.tokens = tokens
+        self.limiter = limiter or FailureLimiter(limit=MAX_FAILURES_PER_MINUTE, window=60.0)
+
+    def check(self, request: Request) -> Tuple[Optional[str], Optional[HTTPResponse]]:
+        """(staff name, None) when allowed, else (None, the refusal)."""
+        client = resolve_client(request.ip, request.headers.get("X-Forwarded-For"),
+                                trusted_networks(get_settings().trusted_proxies)) or "unknown"
+        if self.limiter.blocked(client):
+            return None, response.json({"error": "too many failed attempts; wait a minute"}, status=429,
+                                       headers={"Retry-After": "60"})
+        header = request.headers.get("Authorization", "")
+        given = header[7:].strip() if header.startswith("Bearer ") else ""
+        if not given:
+            self.limiter.fail(client)
+            return None, response.json({"error": "staff token required"}, status=401)
+        name = staff_member(self.tokens, given)
+        if name is None:
+            self.limiter.fail(client)
+            return None, response.json({"error": "invalid staff token"}, status=403)
+        return name, None
 
 
 def _staff_only(handler):
-    """Refuses requests without the staff token; for routes with a <reference>, loads
-    the escalation (404 if unknown) and passes it on as `row`."""
+    """Refuses requests without a staff token; passes the staff member's name on as
+    `actor`; for routes with a <reference>, loads the escalation (404 if unknown) and
+    passes it on as `row`."""
 
     @functools.wraps(handler)
-    async def checked(request: Request, **params):
-        refused = _check_token(request)
+    async def checked(self, request: Request, **params):
+        actor, refused = self.auth.check(request)
         if refused:
             return refused
         if "reference" in params:
@@ -58,7 +79,7 @@ def _staff_only(handler):
             if row is None:
                 return response.json({"error": "no such escalation"}, status=404)
             params["row"] = row
-        return await handler(request, **params)
+        return await handler(self, request, actor=actor, **params)
 
     return checked
 
@@ -70,13 +91,18 @@ def _summary(row) -> Dict[str, Any]:
 
 
 class StaffConsoleInput(InputChannel):
+    def __init__(self, auth: StaffAuth) -> None:
+        self.auth = auth
+
     @classmethod
     def name(cls) -> Text:
         return "staff"
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "InputChannel":
-        return cls()
+        settings = get_settings()
+        # A short token raises ConfigError here, so the Rasa server refuses to start.
+        return cls(StaffAuth(staff_tokens(settings.staff_token, settings.staff_tokens)))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         staff = Blueprint("staff_console", __name__)
@@ -90,47 +116,61 @@ class StaffConsoleInput(InputChannel):
             })
 
         @staff.route("/api/escalations", methods=["GET"])
-        @_staff_only
         async def escalations(request: Request) -> HTTPResponse:
-            include_closed = request.args.get("all") == "1"
-            rows = await asyncio.to_thread(list_escalations, include_closed)
-            return response.json({"escalations": [_summary(r) for r in rows]})
+            return await self._escalations(request)
 
         @staff.route("/api/escalations/<reference>", methods=["GET"])
-        @_staff_only
-        async def escalation(request: Request, row) -> HTTPResponse:
-            transcript = json.loads(row.transcript)
-            tracker = await request.app.ctx.agent.tracker_store.retrieve(row.conversation_id)
-            if tracker is not None:  # live: includes what the visitor wrote while waiting
-                transcript = transcript_from_events(e.as_dict() for e in tracker.events)
-            return response.json({**_summary(row), "transcript": transcript,
-                                  "open_requests": json.loads(row.open_requests or "[]")})
+        async def escalation(request: Request, reference: str) -> HTTPResponse:
+            return await self._escalation(request, reference=reference)
 
         @staff.route("/api/escalations/<reference>/reply", methods=["POST"])
-        @_staff_only
-        async def reply(request: Request, row) -> HTTPResponse:
-            body = request.json if isinstance(request.json, dict) else {}
-            text = str(body.get("text") or "").strip()
-            staff_name = str(body.get("staff") or "privacy team")[:64]
-            if not text or len(text) > MAX_REPLY:
-                return response.json({"error": f"text must be 1-{MAX_REPLY} characters"}, status=400)
-            delivered = await self._deliver(request, row.channel, row.conversation_id, text,
-                                            BotUttered(text, metadata={"staff": staff_name}))
-            await asyncio.to_thread(set_escalation_status, row.reference, EscalationStatus.WITH_STAFF,
-                                    f"staff:{staff_name}")
-            return response.json({"ok": True, "delivered_live": delivered})
+        async def reply(request: Request, reference: str) -> HTTPResponse:
+            return await self._reply(request, reference=reference)
 
         @staff.route("/api/escalations/<reference>/handback", methods=["POST"])
-        @_staff_only
-        async def handback(request: Request, row) -> HTTPResponse:
-            await self._deliver(request, row.channel, row.conversation_id, BACK_MESSAGE,
-                                # action_listen: the visitor's next message starts a normal turn,
-                                # so the rules match again (messages typed while paused had none).
-                                ConversationResumed(), BotUttered(BACK_MESSAGE), ActionExecuted(ACTION_LISTEN_NAME))
-            await asyncio.to_thread(set_escalation_status, row.reference, EscalationStatus.HANDED_BACK, "staff")
-            return response.json({"ok": True})
+        async def handback(request: Request, reference: str) -> HTTPResponse:
+            return await self._handback(request, reference=reference)
 
         return staff
+
+    @_staff_only
+    async def _escalations(self, request: Request, actor: str) -> HTTPResponse:
+        include_closed = request.args.get("all") == "1"
+        rows = await asyncio.to_thread(list_escalations, include_closed)
+        return response.json({"escalations": [_summary(r) for r in rows]})
+
+    @_staff_only
+    async def _escalation(self, request: Request, actor: str, row) -> HTTPResponse:
+        transcript = json.loads(row.transcript)
+        tracker = await request.app.ctx.agent.tracker_store.retrieve(row.conversation_id)
+        if tracker is not None:  # live: includes what the visitor wrote while waiting
+            transcript = transcript_from_events(e.as_dict() for e in tracker.events)
+        return response.json({**_summary(row), "transcript": transcript,
+                              "open_requests": json.loads(row.open_requests or "[]")})
+
+    @_staff_only
+    async def _reply(self, request: Request, actor: str, row) -> HTTPResponse:
+        body = _json_body(request)
+        text = body.get("text") if isinstance(body.get("text"), str) else ""
+        text = clean_text(text).strip()
+        staff_name = actor  # from the token: the body cannot claim to be someone else
+        if not text or len(text) > MAX_REPLY:
+            return response.json({"error": f"text must be 1-{MAX_REPLY} characters"}, status=400)
+        delivered = await self._deliver(request, row.channel, row.conversation_id, text,
+                                        BotUttered(text, metadata={"staff": staff_name}))
+        await asyncio.to_thread(set_escalation_status, row.reference, EscalationStatus.WITH_STAFF,
+                                f"staff:{staff_name}")
+        return response.json({"ok": True, "delivered_live": delivered})
+
+    @_staff_only
+    async def _handback(self, request: Request, actor: str, row) -> HTTPResponse:
+        await self._deliver(request, row.channel, row.conversation_id, BACK_MESSAGE,
+                            # action_listen: the visitor's next message starts a normal turn,
+                            # so the rules match again (messages typed while paused had none).
+                            ConversationResumed(), BotUttered(BACK_MESSAGE), ActionExecuted(ACTION_LISTEN_NAME))
+        await asyncio.to_thread(set_escalation_status, row.reference, EscalationStatus.HANDED_BACK,
+                                f"staff:{actor}")
+        return response.json({"ok": True})
 
     @staticmethod
     async def _deliver(request: Request, channel_name: str, conversation_id: str, text: str, *events) -> bool:
@@ -151,6 +191,14 @@ class StaffConsoleInput(InputChannel):
             logger.warning("staff reply not pushed to %s: %s", channel_name, type(exc).__name__)
             return False
         return True
+
+
+def _json_body(request: Request) -> Dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"null")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _output_channel(request: Request, channel_name: str) -> Optional[OutputChannel]:

@@ -101,7 +101,8 @@ def file_deletion_request(chat, smtp) -> tuple:
     return address, reference
 
 
-def privacy_requests(stack: Stack, conversation_id: str) -> List[sqlite3.Row]:
+def privacy_requests(stack: Stack, session_id: str) -> List[sqlite3.Row]:
+    conversation_id = "web:" + session_id.split(".", 1)[0]  # the public part of the signed session id
     with sqlite3.connect(stack.workdir / "imago.db") as db:
         db.row_factory = sqlite3.Row
         return db.execute(

@@ -17,6 +17,8 @@ import requests
 from tests.support.net import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
+# Shared by the Rasa server (endpoints.yml) and the action server it calls.
+ACTION_SERVER_TOKEN = "e2e-action-server-token-0123456789abcdef"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -54,6 +56,7 @@ class Stack:
             "MAIL_OUTBOX": str(self.workdir / "outbox"),
             "OTP_SECRET": "e2e-test-secret-0123456789abcdef",
             "POLICY_URL": "http://localhost:8080/policy",
+            "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
         })
         env.update(self.env_overrides)
         return env
@@ -64,7 +67,7 @@ class Stack:
         actions_url = self.actions_url or f"http://127.0.0.1:{self.actions_port}/webhook"
         endpoints = self.workdir / "endpoints.yml"
         endpoints.write_text(
-            f"action_endpoint:\n  url: {actions_url}\n"
+            f"action_endpoint:\n  url: {actions_url}\n  token: {ACTION_SERVER_TOKEN}\n"
             + (self.tracker_store_yaml or
                "tracker_store:\n  type: extensions.tracker_store.RedactingSQLTrackerStore\n"
                f"  dialect: sqlite\n  db: {self.workdir / 'tracker.db'}\n")
@@ -75,7 +78,7 @@ class Stack:
         if self.actions_url is None:
             log_actions = open(self.workdir / "actions.log", "wb")
             self.processes.append(subprocess.Popen(
-                [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.actions_port), "--actions", "actions"],
+                [sys.executable, "-m", "actions.server", "--port", str(self.actions_port)],
                 cwd=ROOT, env=env, stdout=log_actions, stderr=subprocess.STDOUT, start_new_session=True))
         self.processes.append(subprocess.Popen(
             [str(VENV_BIN / "rasa"), "run", "--model", trained_model(), "--port", str(self.rasa_port),
@@ -112,8 +115,10 @@ class Stack:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     def say(self, sender: str, message: str) -> List[dict]:
+        token = self.env_overrides.get("REST_TOKEN")
         response = requests.post(f"{self.url}/webhooks/rest/webhook",
-                                 json={"sender": sender, "message": message}, timeout=60)
+                                 json={"sender": sender, "message": message}, timeout=60,
+                                 headers={"Authorization": f"Bearer {token}"} if token else {})
         response.raise_for_status()
         return response.json()
 

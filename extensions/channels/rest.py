@@ -1,0 +1,124 @@
+"""The REST channel, hardened (issue 9).
+
+Same route and answer as Rasa's `rest` channel (POST /webhooks/rest/webhook with
+`{"sender", "message"}` -> list of bot messages), but:
+
+- when REST_TOKEN is set, calls need `Authorization: Bearer $REST_TOKEN`
+  (deploy/credentials.production.yml does not open REST at all);
+- the conversation id is `rest:<sender>`, so a REST caller can never speak in a
+  widget or RocketChat conversation, whatever id it sends;
+- a malformed body gets 400 with a message, never 500;
+- messages over 2,000 characters get a polite reply and are not processed or stored;
+  NUL bytes are stripped;
+- the client address (for the send limits) comes from the connection, not the body;
+- nothing the visitor typed is written to the log.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from asyncio import CancelledError
+from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from imago_core.client_address import (
+    CLIENT_ADDRESS_KEY,
+    MAX_MESSAGE_CHARS,
+    TOO_LONG_REPLY,
+    clean_text,
+    resolve_client,
+    trusted_networks,
+)
+from imago_core.settings import get_settings
+
+logger = logging.getLogger(__name__)
+PREFIX = "rest:"
+MAX_SENDER_CHARS = 128
+MAX_BODY_BYTES = 64 * 1024
+
+
+class BadRequest(ValueError):
+    """The body is not what the channel accepts; the message says why."""
+
+
+def parse_body(raw: bytes) -> Tuple[str, str, Dict[str, Any]]:
+    """(sender, message, metadata) from a request body, or BadRequest."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(f"the body must be at most {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw.decode("utf-8")) if raw else None
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be a JSON object like {"sender": "...", "message": "..."}')
+    sender, message = body.get("sender"), body.get("message")
+    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
+        raise BadRequest(f'"sender" must be a non-empty string of at most {MAX_SENDER_CHARS} characters')
+    if not isinstance(message, str):
+        raise BadRequest('"message" must be a string')
+    metadata = body.get("metadata")
+    return clean_text(sender), clean_text(message), dict(metadata) if isinstance(metadata, dict) else {}
+
+
+class HardenedRestInput(InputChannel):
+    def __init__(self, token: Optional[str] = None) -> None:
+        self.token = token
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        return cls((credentials or {}).get("token") or get_settings().rest_token)
+
+    def _refused(self, request: Request) -> Optional[HTTPResponse]:
+        if not self.token:
+            return None
+        header = request.headers.get("Authorization", "")
+        given = header[7:].strip() if header.startswith("Bearer ") else ""
+        if not given:
+            return response.json({"error": "REST token required (Authorization: Bearer ...)"}, status=401)
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            return response.json({"error": "invalid REST token"}, status=403)
+        return None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        rest = Blueprint("hardened_rest_webhook", __name__)
+
+        @rest.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @rest.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            refused = self._refused(request)
+            if refused:
+                return refused
+            try:
+                sender, text, metadata = parse_body(request.body or b"")
+            except BadRequest as exc:
+                return response.json({"error": str(exc)}, status=400)
+            if len(text) > MAX_MESSAGE_CHARS:
+                return response.json([{"recipient_id": sender, "text": TOO_LONG_REPLY}])
+            metadata[CLIENT_ADDRESS_KEY] = resolve_client(
+                request.ip, request.headers.get("X-Forwarded-For"),
+                trusted_networks(get_settings().trusted_proxies))
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(UserMessage(text, collector, PREFIX + sender,
+                                                 input_channel=self.name(), metadata=metadata))
+            except CancelledError:
+                logger.error("REST message timed out")
+            except Exception as exc:  # noqa: BLE001 - Rasa's own handler would log the text
+                logger.error("REST message failed: %s", type(exc).__name__)
+            for message in collector.messages:  # the caller knows its sender without the prefix
+                message["recipient_id"] = sender
+            return response.json(collector.messages)
+
+        return rest
