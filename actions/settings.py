@@ -9,7 +9,7 @@ import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +46,92 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+ZENDESK_AUTH_MODES = ("client_credentials", "token_pair", "api_token")
+ZENDESK_DEFAULT_SCOPE = "tickets:read tickets:write"
+
+
+@dataclass(frozen=True)
+class ZendeskSettings:
+    """How to reach and authenticate to Zendesk (TICKET_BACKEND=zendesk).
+
+    `auth` is one of ZENDESK_AUTH_MODES; unset, it follows from what is given:
+    an access token -> token_pair; a client id and secret -> client_credentials;
+    an agent address and API token -> api_token (deprecated: Zendesk turns every
+    API token off on 30 April 2027).
+    """
+
+    subdomain: Optional[str] = None
+    url: Optional[str] = None
+    auth: Optional[str] = None
+    client_id: Optional[str] = None
+    client_secret: Optional[str] = field(repr=False, default=None)
+    scope: str = ZENDESK_DEFAULT_SCOPE
+    access_token: Optional[str] = field(repr=False, default=None)
+    refresh_token: Optional[str] = field(repr=False, default=None)
+    # Where a refreshed token pair is kept (Zendesk invalidates the old pair on refresh).
+    token_file: Optional[Path] = None
+    email: Optional[str] = None
+    api_token: Optional[str] = field(repr=False, default=None)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], var_dir: Optional[Path] = None) -> "ZendeskSettings":
+        def get(name: str) -> Optional[str]:
+            value = env.get(name)
+            return str(value).strip() if value is not None and str(value).strip() else None
+
+        auth = get("ZENDESK_AUTH")
+        if auth is not None:
+            auth = auth.lower().replace("-", "_")
+            if auth not in ZENDESK_AUTH_MODES:
+                raise ConfigError(f"ZENDESK_AUTH must be one of {', '.join(ZENDESK_AUTH_MODES)}; got {auth!r}")
+        token_file = get("ZENDESK_TOKEN_FILE")
+        if token_file is None and var_dir is not None:
+            token_file = str(var_dir / "zendesk-oauth.json")
+        return cls(
+            subdomain=get("ZENDESK_SUBDOMAIN"), url=get("ZENDESK_URL"), auth=auth,
+            client_id=get("ZENDESK_CLIENT_ID"), client_secret=get("ZENDESK_CLIENT_SECRET"),
+            scope=get("ZENDESK_SCOPE") or ZENDESK_DEFAULT_SCOPE,
+            access_token=get("ZENDESK_ACCESS_TOKEN"), refresh_token=get("ZENDESK_REFRESH_TOKEN"),
+            token_file=Path(token_file) if token_file else None,
+            email=get("ZENDESK_EMAIL"), api_token=get("ZENDESK_TOKEN"),
+        )
+
+    @property
+    def auth_mode(self) -> Optional[str]:
+        """The configured or inferred mode; None when nothing usable is given."""
+        if self.auth:
+            return self.auth
+        if self.access_token:
+            return "token_pair"
+        if self.client_id or self.client_secret:
+            return "client_credentials"
+        if self.email or self.api_token:
+            return "api_token"
+        return None
+
+    @property
+    def base_url(self) -> Optional[str]:
+        if self.url:
+            return self.url.rstrip("/")
+        return f"https://{self.subdomain}.zendesk.com" if self.subdomain else None
+
+    def missing(self) -> list:
+        """Names of the variables still needed, for one clear ConfigError."""
+        missing = [] if self.base_url else ["ZENDESK_SUBDOMAIN (or ZENDESK_URL)"]
+        mode = self.auth_mode
+        if mode is None:
+            return missing + ["ZENDESK_CLIENT_ID and ZENDESK_CLIENT_SECRET (OAuth client credentials)"]
+        if mode == "client_credentials":
+            missing += [n for n, v in (("ZENDESK_CLIENT_ID", self.client_id),
+                                       ("ZENDESK_CLIENT_SECRET", self.client_secret)) if not v]
+        elif mode == "token_pair":
+            missing += [n for n, v in (("ZENDESK_ACCESS_TOKEN", self.access_token),
+                                       ("ZENDESK_CLIENT_ID", self.client_id)) if not v]
+        else:
+            missing += [n for n, v in (("ZENDESK_EMAIL", self.email), ("ZENDESK_TOKEN", self.api_token)) if not v]
+        return missing
+
+
 @dataclass(frozen=True)
 class Settings:
     policy_url: str
@@ -67,6 +153,7 @@ class Settings:
     ticket_backend: str = "local"
     handoff_wait: str = "usually within one working day"
     staff_token: Optional[str] = field(repr=False, default=None)
+    zendesk: ZendeskSettings = field(default_factory=ZendeskSettings)
 
     @property
     def secret_bytes(self) -> bytes:
@@ -113,6 +200,7 @@ def get_settings() -> Settings:
         ticket_backend=_env("TICKET_BACKEND", "local").lower(),
         handoff_wait=_env("HANDOFF_WAIT", "usually within one working day"),
         staff_token=_env("STAFF_TOKEN"),
+        zendesk=ZendeskSettings.from_env(os.environ, var_dir),
     )
 
 
