@@ -188,6 +188,15 @@ def _deliver_one(backend: TicketBackend, request_id: int) -> DeliveryState:
         logger.error("request #%s cannot be delivered to %s (needs a person): %s; after fixing it run: %s",
                      request_id, backend.name, reason, retry_hint(draft.reference))
         return DeliveryState.FAILED
+    except Exception as exc:  # noqa: BLE001 - a bug must not stop the other rows of the pass
+        delay = backoff(attempts)
+        logger.exception("delivery of request #%s to %s hit an unexpected error; retry in %ss",
+                         request_id, backend.name, round(delay.total_seconds()))
+        with session_scope() as session:
+            row = session.get(PrivacyRequest, request_id)
+            row.next_attempt_at = utcnow() + delay
+            row.last_error = f"unexpected error ({type(exc).__name__}); see the delivery log"
+        return DeliveryState.PENDING
     with session_scope() as session:
         row = session.get(PrivacyRequest, request_id)
         row.delivery_state, row.external_id = DeliveryState.DELIVERED, ref.external_id

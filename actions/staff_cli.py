@@ -5,6 +5,7 @@
     imago-requests set-status PRV-7K3M9Q completed [--note "sent by post"] [--by alice]
     imago-requests deliver [--loop]        (push pending requests to the ticket backend)
     imago-requests deliver --retry PRV-7K3M9Q [PRV-...]   (a failed request, once its cause is fixed)
+    imago-requests deliver --retry-failed                 (every failed request, e.g. after fixing credentials)
 
 (`python -m actions.staff_cli ...` works too.) Reads DATABASE_URL like the assistant.
 """
@@ -124,7 +125,16 @@ def cmd_deliver(args) -> int:
     if args.loop:
         run_forever()
         return 0
-    for reference in args.retry or []:
+    references = list(args.retry or [])
+    if args.retry_failed:  # e.g. after fixing credentials every request of a pass failed on
+        with session_scope() as session:
+            references += session.execute(
+                select(PrivacyRequest.reference).where(PrivacyRequest.delivery_state == DeliveryState.FAILED)
+                .order_by(PrivacyRequest.id)).scalars().all()
+        if not references:
+            print("no failed requests")
+            return 0
+    for reference in references:
         try:
             retry_delivery(reference, actor=f"staff:{args.by}")
         except (LookupError, ValueError) as exc:
@@ -132,8 +142,8 @@ def cmd_deliver(args) -> int:
             return 2
     report = deliver_pending()
     print(f"delivered {report.delivered}, still pending {report.pending}, failed {report.failed}")
-    if args.retry:
-        return _report_retried(args.retry)
+    if references:
+        return _report_retried(references)
     return 0 if report.failed == 0 else 1
 
 
@@ -180,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.add_argument("--loop", action="store_true", help="keep running, with backoff")
     deliver.add_argument("--retry", nargs="+", metavar="REFERENCE",
                          help="put these failed requests back in the queue and deliver them now")
+    deliver.add_argument("--retry-failed", action="store_true", help="retry every failed request")
     deliver.add_argument("--by", default="cli", help="who asks for the retry (for the audit log)")
     deliver.set_defaults(func=cmd_deliver)
     return parser

@@ -131,14 +131,26 @@ def test_500s_back_off_exponentially_then_deliver(isolated_env, zendesk):
     assert len(zendesk.tickets) == 1 and rows()[0].delivery_attempts == 4
 
 
-def test_bad_credentials_fail_permanently_for_a_person_to_fix(isolated_env, zendesk):
+def test_bad_credentials_fail_permanently_for_a_person_to_fix(isolated_env, zendesk, monkeypatch, capsys):
+    import actions.delivery as delivery
+    from actions.staff_cli import main
+
     backend = backend_for(zendesk.url, secret="wrong-secret")
-    record()
+    record(3)
     report = deliver_pending(backend)
-    assert report.failed == 1 and rows()[0].delivery_state is DeliveryState.FAILED
-    assert "ZENDESK_CLIENT_SECRET" in rows()[0].last_error
-    (failed,) = audit_events("delivery_failed")
-    assert f"imago-requests deliver --retry {rows()[0].reference}" in failed.detail
+    assert report.failed == 3 and all(r.delivery_state is DeliveryState.FAILED for r in rows())
+    assert all("ZENDESK_CLIENT_SECRET" in r.last_error for r in rows())
+    failed = audit_events("delivery_failed")
+    assert f"imago-requests deliver --retry {rows()[0].reference}" in failed[0].detail
+    assert zendesk.creates() == []
+
+    # The admin fixes the secret; one command puts every failed request back.
+    monkeypatch.setattr(delivery, "_configured_backend", lambda: backend_for(zendesk.url))
+    assert main(["deliver", "--retry-failed"]) == 0
+    assert capsys.readouterr().out.count(": delivered (ticket") == 3
+    assert len(zendesk.tickets) == 3
+    assert main(["deliver", "--retry-failed"]) == 0
+    assert "no failed requests" in capsys.readouterr().out
 
 
 def test_failures_are_logged_without_personal_data(isolated_env, zendesk, caplog):
@@ -357,3 +369,19 @@ def test_a_deleted_ticket_is_reported_to_staff_and_shown_as_with_the_privacy_tea
     assert "not found" in row.needs_attention and "404" in row.needs_attention
     assert len(audit_events("ticket_missing")) == 1
     assert "gone from zendesk" in caplog.text
+
+
+def test_an_unexpected_error_keeps_the_request_pending_with_a_reason(isolated_env, zendesk):
+    backend = backend_for(zendesk.url)
+    record(2)
+
+    def broken(draft):
+        raise KeyError("bug")
+
+    original, backend.create = backend.create, broken
+    report = deliver_pending(backend)
+    assert (report.delivered, report.pending, report.failed) == (0, 2, 0)  # both rows tried
+    assert all("unexpected error (KeyError)" in r.last_error for r in rows())
+    backend.create = original
+    make_due_now()
+    assert deliver_pending(backend).delivered == 2
