@@ -263,8 +263,11 @@ class _Handler(BaseHTTPRequestHandler):
         """The scopes the request's credentials carry, or None (401).
 
         Bearer: an OAuth access token until it expires ("Creating and using OAuth access tokens
-        with the API", https://developer.zendesk.com/documentation/authentication/creating-and-using-oauth-tokens-with-the-api,
-        verified). Basic `{email}/token:{api_token}`: API tokens, full access, until Zendesk
+        with the API", https://developer.zendesk.com/documentation/authentication/creating-and-using-oauth-tokens-with-the-api;
+        the page's opening was verified, the `Authorization: Bearer <token>` form is as quoted in
+        Zendesk community post 4409515267866). Scopes: "read"/"write", or per resource such as
+        "tickets:read" (scope list as mirrored by withone.ai from "OAuth Tokens for Grant Types";
+        not verified on the Zendesk page). Basic `{email}/token:{api_token}`: API tokens, full access, until Zendesk
         switches them off ("Migrating from API tokens to OAuth access tokens",
         https://developer.zendesk.com/documentation/api-basics/authentication/oauth-migration/, verified).
         """
@@ -288,7 +291,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _create(self, body: Any) -> Tuple[int, Dict[str, Any], Dict[str, str]]:
         """Create Ticket ("Tickets", https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/,
-        page verified; a ticket without a requester gets the authenticated user as requester)."""
+        verified: "By default, the requester of a ticket is the submitter", the user who created it, so
+        a ticket created without a requester belongs to the authenticated user)."""
         ticket_in = body.get("ticket") if isinstance(body, dict) else None
         if not isinstance(ticket_in, dict):
             return 400, {"error": "InvalidValue", "description": "ticket is required"}, {}
