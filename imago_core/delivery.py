@@ -7,11 +7,20 @@ ticket), creates the ticket otherwise, and on a transient failure (timeout,
 connection error, 5xx, 429) schedules a retry with exponential backoff, honouring
 Retry-After. Every attempt and its outcome goes to the audit log.
 
+The ticket body is composed once, when the request is recorded, and stored on the
+row (`ticket_body`), so every retry sends the same body under the same idempotency
+key. A refusal keeps the backend's `details` on the row; a request the backend
+refuses because the requester is suspended is filed without a requester (address in
+the body) and flagged for the team's attention, never dropped. A request only ends
+`failed` with a human-readable reason in `last_error`, and
+`imago-requests deliver --retry PRV-...` puts it back in the queue.
+
 It runs inside the action server (a daemon thread woken after each new request)
 and as a command: `imago-requests deliver [--loop]`.
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -23,12 +32,14 @@ from sqlalchemy import func, select, update
 
 from imago_core import audit
 from imago_core.db import session_scope
-from imago_core.models import DeliveryState, PrivacyRequest, utcnow
+from imago_core.models import DeliveryState, PrivacyRequest, RequestStatus, utcnow
 from imago_core.privacy_requests import format_date
 from imago_core.tickets.base import (
     PermanentBackendError,
+    RequesterSuspendedError,
     TicketBackend,
     TicketDraft,
+    TicketNotFoundError,
     TicketRef,
     TransientBackendError,
 )
@@ -59,10 +70,13 @@ def backoff(attempts: int, retry_after: Optional[float] = None) -> timedelta:
     return delay
 
 
-def draft_for(row: PrivacyRequest) -> TicketDraft:
-    label = row.request_type.label
-    body = "\n".join([
-        f"Privacy request {row.reference}: {label}",
+SUSPENDED_TAG = "requester_suspended"
+
+
+def compose_ticket_body(row: PrivacyRequest) -> str:
+    """The ticket text for a request; stored on the row when it is recorded."""
+    return "\n".join([
+        f"Privacy request {row.reference}: {row.request_type.label}",
         "",
         f"Requester (verified by one-time code): {row.email}",
         f"Received: {row.received_at.isoformat()}",
@@ -73,11 +87,29 @@ def draft_for(row: PrivacyRequest) -> TicketDraft:
         "Details from the requester:",
         row.details or "(none)",
     ])
+
+
+def without_requester_body(body: str, email: str) -> str:
+    """The fixed body with a note on top, for a ticket filed without its suspended requester.
+    Deterministic, so a retry of the fallback sends the same body too."""
+    return (f"ATTENTION: the requester's user in the ticketing system is suspended, so this ticket was "
+            f"filed without a requester. Reply to {email} directly (not from this ticket), and only "
+            f"after checking why the user was suspended.\n\n{body}")
+
+
+def draft_for(row: PrivacyRequest) -> TicketDraft:
+    body = row.ticket_body or compose_ticket_body(row)
+    requester, tags = row.email, ["privacy-request", row.request_type.value]
+    if row.filed_without_requester:
+        requester, body, tags = "", without_requester_body(body, row.email), tags + [SUSPENDED_TAG]
     return TicketDraft(
-        reference=row.reference, request_type=row.request_type.value, requester_email=row.email,
-        subject=f"[{row.reference}] {label}", body=body, due_at=row.due_at,
-        tags=["privacy-request", row.request_type.value],
+        reference=row.reference, request_type=row.request_type.value, requester_email=requester,
+        subject=f"[{row.reference}] {row.request_type.label}", body=body, due_at=row.due_at, tags=tags,
     )
+
+
+def retry_hint(reference: str) -> str:
+    return f"imago-requests deliver --retry {reference}"
 
 
 def _claim(request_id: int, seen_next_attempt: Optional[datetime], now: datetime) -> bool:
@@ -95,15 +127,43 @@ def _claim(request_id: int, seen_next_attempt: Optional[datetime], now: datetime
         return result.rowcount == 1
 
 
-def _deliver_one(backend: TicketBackend, request_id: int) -> DeliveryState:
+def _prepare(request_id: int):
     with session_scope() as session:
         row = session.get(PrivacyRequest, request_id)
-        draft, attempts = draft_for(row), row.delivery_attempts
+        if row.ticket_body is None:  # recorded before bodies were stored: fix it now, before any send
+            row.ticket_body = compose_ticket_body(row)
+        return draft_for(row), row.delivery_attempts
+
+
+def _file_without_requester(backend: TicketBackend, request_id: int, exc: RequesterSuspendedError) -> TicketDraft:
+    """Marks the row (before the fallback is sent, so every later attempt sends the same one)."""
+    with session_scope() as session:
+        row = session.get(PrivacyRequest, request_id)
+        row.filed_without_requester = True
+        row.needs_attention = (f"requester suspended in {backend.name}: ticket filed without a requester; "
+                               "reply to the address in the ticket body directly")
+        row.last_error_details = json.dumps(exc.details) if exc.details else None
+        audit.record("requester_suspended", request_id=request_id, session=session,
+                     detail={"backend": backend.name, "details": exc.details})
+        draft = draft_for(row)
+    logger.warning("request #%s: requester suspended in %s; filing without a requester", request_id, backend.name)
+    return draft
+
+
+def _deliver_one(backend: TicketBackend, request_id: int) -> DeliveryState:
+    draft, attempts = _prepare(request_id)
+    found_existing = False
     try:
+        # An earlier attempt may have created the ticket without hearing back: look first.
+        # After Zendesk's two-hour key window this lookup is the only guard against a duplicate.
         ref: Optional[TicketRef] = backend.find_by_reference(draft.reference) if attempts > 1 else None
         found_existing = ref is not None
         if ref is None:
-            ref = backend.create(draft)
+            try:
+                ref = backend.create(draft)
+            except RequesterSuspendedError as exc:
+                draft = _file_without_requester(backend, request_id, exc)
+                ref = backend.create(draft)
     except TransientBackendError as exc:
         delay = backoff(attempts, exc.retry_after)
         with session_scope() as session:
@@ -117,22 +177,57 @@ def _deliver_one(backend: TicketBackend, request_id: int) -> DeliveryState:
                        request_id, backend.name, attempts, round(delay.total_seconds()), exc)
         return DeliveryState.PENDING
     except PermanentBackendError as exc:
+        reason = str(exc) or type(exc).__name__
         with session_scope() as session:
             row = session.get(PrivacyRequest, request_id)
-            row.delivery_state, row.last_error, row.next_attempt_at = DeliveryState.FAILED, str(exc)[:255], None
+            row.delivery_state, row.last_error, row.next_attempt_at = DeliveryState.FAILED, reason[:255], None
+            row.last_error_details = json.dumps(exc.details) if exc.details else None
             audit.record("delivery_failed", request_id=request_id, session=session,
-                         detail={"attempt": attempts, "backend": backend.name, "error": str(exc)[:200]})
-        logger.error("request #%s cannot be delivered to %s (needs a person): %s", request_id, backend.name, exc)
+                         detail={"attempt": attempts, "backend": backend.name, "error": reason[:200],
+                                 "details": exc.details, "retry": retry_hint(draft.reference)})
+        logger.error("request #%s cannot be delivered to %s (needs a person): %s; after fixing it run: %s",
+                     request_id, backend.name, reason, retry_hint(draft.reference))
         return DeliveryState.FAILED
+    except Exception as exc:  # noqa: BLE001 - a bug must not stop the other rows of the pass
+        delay = backoff(attempts)
+        logger.exception("delivery of request #%s to %s hit an unexpected error; retry in %ss",
+                         request_id, backend.name, round(delay.total_seconds()))
+        with session_scope() as session:
+            row = session.get(PrivacyRequest, request_id)
+            row.next_attempt_at = utcnow() + delay
+            row.last_error = f"unexpected error ({type(exc).__name__}); see the delivery log"
+        return DeliveryState.PENDING
     with session_scope() as session:
         row = session.get(PrivacyRequest, request_id)
         row.delivery_state, row.external_id = DeliveryState.DELIVERED, ref.external_id
         row.next_attempt_at, row.last_error = None, None
+        if not row.filed_without_requester:
+            row.last_error_details = None
         audit.record("delivered", request_id=request_id, session=session,
                      detail={"attempt": attempts, "backend": backend.name, "ticket": ref.external_id,
-                             "found_existing": found_existing})
+                             "found_existing": found_existing,
+                             "without_requester": bool(row.filed_without_requester)})
     logger.info("request #%s delivered to %s as ticket %s", request_id, backend.name, ref.external_id)
     return DeliveryState.DELIVERED
+
+
+def retry_delivery(reference: str, actor: str = "staff") -> None:
+    """Puts a failed (or waiting) request back in the queue, due now. The next attempt
+    looks the reference up before creating, as every retry does."""
+    with session_scope() as session:
+        row = session.execute(
+            select(PrivacyRequest).where(PrivacyRequest.reference == reference.upper())
+        ).scalar_one_or_none()
+        if row is None:
+            raise LookupError(f"no request with reference {reference}")
+        if row.delivery_state is DeliveryState.DELIVERED:
+            raise ValueError(f"{row.reference} is already delivered (ticket {row.external_id})")
+        if row.delivery_state is DeliveryState.NOT_NEEDED:
+            raise ValueError(f"{row.reference} was recorded with the local backend: there is nothing to deliver")
+        previous = row.delivery_state
+        row.delivery_state, row.next_attempt_at = DeliveryState.PENDING, utcnow()
+        audit.record("delivery_retry_requested", request_id=row.id, actor=actor, session=session,
+                     detail={"from": previous.value, "last_error": row.last_error})
 
 
 def deliver_pending(backend: Optional[TicketBackend] = None, limit: int = 100) -> DeliveryReport:
@@ -179,6 +274,10 @@ def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> Non
     for request_id, external_id, current in rows:
         try:
             remote = backend.status(TicketRef(backend.name, external_id))
+        except TicketNotFoundError as exc:
+            if current is not RequestStatus.WITH_PRIVACY_TEAM:
+                _ticket_missing(backend, request_id, external_id, current, exc)
+            continue
         except (TransientBackendError, PermanentBackendError) as exc:
             logger.warning("status of request #%s not refreshed from %s: %s", request_id, backend.name, exc)
             continue
@@ -188,6 +287,21 @@ def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> Non
                 row.status, row.status_changed_at = remote, utcnow()
                 audit.record("status_changed", request_id=request_id, actor=f"backend:{backend.name}",
                              session=session, detail={"from": current.value, "to": remote.value})
+
+
+def _ticket_missing(backend: TicketBackend, request_id: int, external_id: str, current: RequestStatus,
+                    exc: Exception) -> None:
+    """A delivered ticket answers 404: staff must find out why; the visitor is told
+    a person has the request, which stays true whatever happened to the ticket."""
+    with session_scope() as session:
+        row = session.get(PrivacyRequest, request_id)
+        row.status, row.status_changed_at = RequestStatus.WITH_PRIVACY_TEAM, utcnow()
+        row.needs_attention = (f"ticket {external_id} not found in {backend.name} (HTTP 404: deleted or merged); "
+                               "the visitor sees 'with the privacy team'")
+        audit.record("ticket_missing", request_id=request_id, actor=f"backend:{backend.name}", session=session,
+                     detail={"ticket": external_id, "from": current.value, "to": RequestStatus.WITH_PRIVACY_TEAM.value})
+    logger.error("request #%s: ticket %s is gone from %s (%s); flagged for the privacy team",
+                 request_id, external_id, backend.name, exc)
 
 
 def _configured_backend() -> Optional[TicketBackend]:

@@ -127,7 +127,17 @@ class PrivacyRequest(Base):
     external_id = Column(String(64))
     delivery_attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(UTCDateTime)
-    last_error = Column(String(255))
+    last_error = Column(String(255))  # human-readable; set on every failure
+    # The backend's field-by-field explanation of a refusal (Zendesk 422 `details`), JSON,
+    # with the values sent blanked out.
+    last_error_details = Column(Text)
+    # The ticket text, fixed when the request is recorded: a retry sends the same body
+    # under the same idempotency key (Zendesk refuses a changed one).
+    ticket_body = Column(Text)
+    # Filed without a requester because theirs is suspended in the backend.
+    filed_without_requester = Column(Boolean, default=False)
+    # Why the privacy team must look at this request (suspended requester, ticket gone), or None.
+    needs_attention = Column(String(255))
 
     # "address|type" while the request is open, NULL once closed: the unique index makes
     # "one open request per address and type" the database's rule, so two parallel

@@ -85,6 +85,11 @@ def record_request(email: str, request_type: RequestType, details: Optional[str]
                 )
                 session.add(row)
                 session.flush()
+                if backend != "local":
+                    # Fixed now: every delivery attempt sends this same text (imago_core/delivery.py).
+                    from imago_core.delivery import compose_ticket_body
+
+                    row.ticket_body = compose_ticket_body(row)
                 audit.record("request_recorded", conversation_id=conversation_id, address_key=address_key,
                              request_id=row.id, session=session,
                              detail={"type": request_type.value, "channel": channel, "backend": backend})

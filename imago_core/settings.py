@@ -46,6 +46,92 @@ def _env_bool(name: str, default: bool, env: Optional[Mapping[str, str]] = None)
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+ZENDESK_AUTH_MODES = ("client_credentials", "token_pair", "api_token")
+ZENDESK_DEFAULT_SCOPE = "tickets:read tickets:write"
+
+
+@dataclass(frozen=True)
+class ZendeskSettings:
+    """How to reach and authenticate to Zendesk (TICKET_BACKEND=zendesk).
+
+    `auth` is one of ZENDESK_AUTH_MODES; unset, it follows from what is given:
+    an access token -> token_pair; a client id and secret -> client_credentials;
+    an agent address and API token -> api_token (deprecated: Zendesk turns every
+    API token off on 30 April 2027).
+    """
+
+    subdomain: Optional[str] = None
+    url: Optional[str] = None
+    auth: Optional[str] = None
+    client_id: Optional[str] = None
+    client_secret: Optional[str] = field(repr=False, default=None)
+    scope: str = ZENDESK_DEFAULT_SCOPE
+    access_token: Optional[str] = field(repr=False, default=None)
+    refresh_token: Optional[str] = field(repr=False, default=None)
+    # Where a refreshed token pair is kept (Zendesk invalidates the old pair on refresh).
+    token_file: Optional[Path] = None
+    email: Optional[str] = None
+    api_token: Optional[str] = field(repr=False, default=None)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], var_dir: Optional[Path] = None) -> "ZendeskSettings":
+        def get(name: str) -> Optional[str]:
+            value = env.get(name)
+            return str(value).strip() if value is not None and str(value).strip() else None
+
+        auth = get("ZENDESK_AUTH")
+        if auth is not None:
+            auth = auth.lower().replace("-", "_")
+            if auth not in ZENDESK_AUTH_MODES:
+                raise ConfigError(f"ZENDESK_AUTH must be one of {', '.join(ZENDESK_AUTH_MODES)}; got {auth!r}")
+        token_file = get("ZENDESK_TOKEN_FILE")
+        if token_file is None and var_dir is not None:
+            token_file = str(var_dir / "zendesk-oauth.json")
+        return cls(
+            subdomain=get("ZENDESK_SUBDOMAIN"), url=get("ZENDESK_URL"), auth=auth,
+            client_id=get("ZENDESK_CLIENT_ID"), client_secret=get("ZENDESK_CLIENT_SECRET"),
+            scope=get("ZENDESK_SCOPE") or ZENDESK_DEFAULT_SCOPE,
+            access_token=get("ZENDESK_ACCESS_TOKEN"), refresh_token=get("ZENDESK_REFRESH_TOKEN"),
+            token_file=Path(token_file) if token_file else None,
+            email=get("ZENDESK_EMAIL"), api_token=get("ZENDESK_TOKEN"),
+        )
+
+    @property
+    def auth_mode(self) -> Optional[str]:
+        """The configured or inferred mode; None when nothing usable is given."""
+        if self.auth:
+            return self.auth
+        if self.access_token:
+            return "token_pair"
+        if self.client_id or self.client_secret:
+            return "client_credentials"
+        if self.email or self.api_token:
+            return "api_token"
+        return None
+
+    @property
+    def base_url(self) -> Optional[str]:
+        if self.url:
+            return self.url.rstrip("/")
+        return f"https://{self.subdomain}.zendesk.com" if self.subdomain else None
+
+    def missing(self) -> list:
+        """Names of the variables still needed, for one clear ConfigError."""
+        missing = [] if self.base_url else ["ZENDESK_SUBDOMAIN (or ZENDESK_URL)"]
+        mode = self.auth_mode
+        if mode is None:
+            return missing + ["ZENDESK_CLIENT_ID and ZENDESK_CLIENT_SECRET (OAuth client credentials)"]
+        if mode == "client_credentials":
+            missing += [n for n, v in (("ZENDESK_CLIENT_ID", self.client_id),
+                                       ("ZENDESK_CLIENT_SECRET", self.client_secret)) if not v]
+        elif mode == "token_pair":
+            missing += [n for n, v in (("ZENDESK_ACCESS_TOKEN", self.access_token),
+                                       ("ZENDESK_CLIENT_ID", self.client_id)) if not v]
+        else:
+            missing += [n for n, v in (("ZENDESK_EMAIL", self.email), ("ZENDESK_TOKEN", self.api_token)) if not v]
+        return missing
+
+
 @dataclass(frozen=True)
 class Settings:
     policy_url: str
@@ -73,10 +159,7 @@ class Settings:
     rt_token: Optional[str] = field(repr=False, default=None)
     rt_user: Optional[str] = None
     rt_password: Optional[str] = field(repr=False, default=None)
-    zendesk_subdomain: Optional[str] = None
-    zendesk_url: Optional[str] = None
-    zendesk_email: Optional[str] = None
-    zendesk_token: Optional[str] = field(repr=False, default=None)
+    zendesk: ZendeskSettings = field(default_factory=ZendeskSettings)
     handoff_wait: str = "usually within one working day"
     staff_token: Optional[str] = field(repr=False, default=None)
     staff_tokens: Optional[str] = field(repr=False, default=None)  # "name:token,name:token"
@@ -148,10 +231,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         rt_token=_env("RT_TOKEN", env=env),
         rt_user=_env("RT_USER", env=env),
         rt_password=_env("RT_PASSWORD", env=env),
-        zendesk_subdomain=_env("ZENDESK_SUBDOMAIN", env=env),
-        zendesk_url=_env("ZENDESK_URL", env=env),
-        zendesk_email=_env("ZENDESK_EMAIL", env=env),
-        zendesk_token=_env("ZENDESK_TOKEN", env=env),
+        zendesk=ZendeskSettings.from_env(env, var_dir),
         handoff_wait=_env("HANDOFF_WAIT", "usually within one working day", env),
         staff_token=_env("STAFF_TOKEN", env=env),
         staff_tokens=_env("STAFF_TOKENS", env=env),

@@ -4,6 +4,8 @@
     imago-requests show PRV-7K3M9Q
     imago-requests set-status PRV-7K3M9Q completed [--note "sent by post"] [--by alice]
     imago-requests deliver [--loop]        (push pending requests to the ticket backend)
+    imago-requests deliver --retry PRV-7K3M9Q [PRV-...]   (a failed request, once its cause is fixed)
+    imago-requests deliver --retry-failed                 (every failed request, e.g. after fixing credentials)
 
 (`python -m imago_core.staff_cli ...` works too.) Reads DATABASE_URL like the assistant.
 """
@@ -17,7 +19,7 @@ from typing import List, Optional
 from sqlalchemy import select
 
 from imago_core.db import session_scope
-from imago_core.models import AuditEvent, PrivacyRequest, RequestStatus, RequestType, utcnow
+from imago_core.models import AuditEvent, DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
 from imago_core.privacy_requests import format_date, set_status
 
 # Accepts "in_progress", "in-progress" and "in progress" alike.
@@ -60,6 +62,7 @@ def cmd_list(args) -> int:
         now = utcnow()
         for row in rows:
             late = " OVERDUE" if row.status.is_open and row.due_at < now else ""
+            late += " ATTENTION" if row.needs_attention else ""
             print(f"{row.reference:12} {row.request_type.value:17} {row.status.value:16} "
                   f"{format_date(row.due_at):18} {row.delivery_state.value:10} {row.email}{late}")
         print(f"{len(rows)} request(s)")
@@ -82,8 +85,21 @@ def cmd_show(args) -> int:
             ("delivery", f"{row.delivery_state.value} (attempts {row.delivery_attempts})"),
             ("ticket", row.external_id or "-"),
         ]
+        if row.filed_without_requester:
+            fields.append(("requester", "not set on the ticket (suspended in the backend)"))
+        if row.needs_attention:
+            fields.append(("ATTENTION", row.needs_attention))
+        if row.last_error:
+            fields.append(("last error", row.last_error))
         for name, value in fields:
             print(f"{name:>13}: {value}")
+        if row.last_error_details:
+            print(f"{'error details':>13}:")
+            for field_name, entries in json.loads(row.last_error_details).items():
+                for entry in entries:
+                    print(f"{'':>15}{field_name}: {entry.get('error') or '-'}: {entry.get('description') or '-'}")
+        if row.delivery_state is DeliveryState.FAILED:
+            print(f"{'to retry':>13}: fix the cause above, then run: imago-requests deliver --retry {row.reference}")
         print("\naudit trail:")
         for event in session.execute(
             select(AuditEvent).where(AuditEvent.request_id == row.id).order_by(AuditEvent.id)
@@ -104,14 +120,49 @@ def cmd_set_status(args) -> int:
 
 
 def cmd_deliver(args) -> int:
-    from imago_core.delivery import deliver_pending, run_forever
+    from imago_core.delivery import deliver_pending, retry_delivery, run_forever
 
     if args.loop:
         run_forever()
         return 0
+    references = list(args.retry or [])
+    if args.retry_failed:  # e.g. after fixing credentials every request of a pass failed on
+        with session_scope() as session:
+            references += session.execute(
+                select(PrivacyRequest.reference).where(PrivacyRequest.delivery_state == DeliveryState.FAILED)
+                .order_by(PrivacyRequest.id)).scalars().all()
+        if not references:
+            print("no failed requests")
+            return 0
+    for reference in references:
+        try:
+            retry_delivery(reference, actor=f"staff:{args.by}")
+        except (LookupError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     report = deliver_pending()
     print(f"delivered {report.delivered}, still pending {report.pending}, failed {report.failed}")
+    if references:
+        return _report_retried(references)
     return 0 if report.failed == 0 else 1
+
+
+def _report_retried(references: List[str]) -> int:
+    """One line per retried request: where it stands now, and why if it is not delivered."""
+    ok = True
+    with session_scope() as session:
+        for reference in references:
+            row = session.execute(
+                select(PrivacyRequest).where(PrivacyRequest.reference == reference.upper())
+            ).scalar_one()
+            line = f"{row.reference}: {row.delivery_state.value}"
+            if row.delivery_state is DeliveryState.DELIVERED:
+                line += f" (ticket {row.external_id})"
+            else:
+                ok = False
+                line += f": {row.last_error or 'waiting for the next attempt'}"
+            print(line)
+    return 0 if ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     deliver = commands.add_parser("deliver", help="deliver pending requests to the ticket backend")
     deliver.add_argument("--loop", action="store_true", help="keep running, with backoff")
+    deliver.add_argument("--retry", nargs="+", metavar="REFERENCE",
+                         help="put these failed requests back in the queue and deliver them now")
+    deliver.add_argument("--retry-failed", action="store_true", help="retry every failed request")
+    deliver.add_argument("--by", default="cli", help="who asks for the retry (for the audit log)")
     deliver.set_defaults(func=cmd_deliver)
     return parser
 

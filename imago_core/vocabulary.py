@@ -55,6 +55,9 @@ class RequestStatus(str, enum.Enum):
     WAITING_FOR_YOU = "waiting for you"
     COMPLETED = "completed"
     REJECTED = "rejected"
+    # The backend no longer shows the ticket (deleted, merged away): staff are told,
+    # and the visitor hears the plain truth that a person has the request.
+    WITH_PRIVACY_TEAM = "with the privacy team"
 
     @property
     def is_open(self) -> bool:

@@ -6,6 +6,7 @@ down, a create whose answer is lost, the look-up before re-creating) are in
 tests/test_delivery_rt.py, and a whole conversation into RT in tests/test_conversation_rt.py."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -16,12 +17,14 @@ from imago_core.delivery import deliver_pending, refresh_statuses
 from imago_core.models import AuditEvent, DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
 from imago_core.privacy_requests import record_request, requests_for
 from imago_core.tickets.zendesk import ZendeskBackend
-from tests.support.fake_zendesk import FakeZendesk
+from imago_core.tickets.zendesk_auth import OAuthClientCredentials
+from tests.support.fake_zendesk import IDEMPOTENCY_WINDOW_SECONDS, FakeZendesk
 from tests.support.net import free_port
 
 
-def backend_for(url: str, timeout: float = 2.0) -> ZendeskBackend:
-    return ZendeskBackend("agent@imago.test", "zd-test-token", url=url, timeout=timeout)
+def backend_for(url: str, timeout: float = 2.0, secret: str = "zd-client-secret") -> ZendeskBackend:
+    auth = OAuthClientCredentials("imago_privacy_assistant", secret, "tickets:read tickets:write")
+    return ZendeskBackend(url=url, timeout=timeout, auth=auth)
 
 
 def make_due_now() -> None:
@@ -86,6 +89,7 @@ def test_backend_down_then_back_delivers_each_of_20_exactly_once(isolated_env):
 def test_timeout_after_the_ticket_was_created_makes_no_duplicate(isolated_env, zendesk):
     backend = backend_for(zendesk.url, timeout=0.5)
     view = record()[0]
+    backend.find_by_reference("PRV-WARMUP")  # the token request must not take the fault
     zendesk.inject("stall", stall_seconds=1.5)
     assert deliver_pending(backend).pending == 1
     retry = audit_events("delivery_retry_scheduled")[0]
@@ -127,12 +131,26 @@ def test_500s_back_off_exponentially_then_deliver(isolated_env, zendesk):
     assert len(zendesk.tickets) == 1 and rows()[0].delivery_attempts == 4
 
 
-def test_bad_credentials_fail_permanently_for_a_person_to_fix(isolated_env, zendesk):
-    backend = ZendeskBackend("agent@imago.test", "wrong-token", url=zendesk.url, timeout=2)
-    record()
+def test_bad_credentials_fail_permanently_for_a_person_to_fix(isolated_env, zendesk, monkeypatch, capsys):
+    import imago_core.delivery as delivery
+    from imago_core.staff_cli import main
+
+    backend = backend_for(zendesk.url, secret="wrong-secret")
+    record(3)
     report = deliver_pending(backend)
-    assert report.failed == 1 and rows()[0].delivery_state is DeliveryState.FAILED
-    assert len(audit_events("delivery_failed")) == 1
+    assert report.failed == 3 and all(r.delivery_state is DeliveryState.FAILED for r in rows())
+    assert all("ZENDESK_CLIENT_SECRET" in r.last_error for r in rows())
+    failed = audit_events("delivery_failed")
+    assert f"imago-requests deliver --retry {rows()[0].reference}" in failed[0].detail
+    assert zendesk.creates() == []
+
+    # The admin fixes the secret; one command puts every failed request back.
+    monkeypatch.setattr(delivery, "_configured_backend", lambda: backend_for(zendesk.url))
+    assert main(["deliver", "--retry-failed"]) == 0
+    assert capsys.readouterr().out.count(": delivered (ticket") == 3
+    assert len(zendesk.tickets) == 3
+    assert main(["deliver", "--retry-failed"]) == 0
+    assert "no failed requests" in capsys.readouterr().out
 
 
 def test_failures_are_logged_without_personal_data(isolated_env, zendesk, caplog):
@@ -163,3 +181,207 @@ def test_status_refresh_survives_a_backend_outage(isolated_env, zendesk):
     zendesk.inject("500", times=5)
     refresh_statuses("visitor0@example.org", backend)
     assert requests_for("visitor0@example.org")[0].status is RequestStatus.RECEIVED
+
+
+# --- Zendesk as it really is (issue 14) ------------------------------------------
+
+
+def row_for(reference):
+    with session_scope() as session:
+        return session.execute(select(PrivacyRequest).where(PrivacyRequest.reference == reference)).scalar_one()
+
+
+def test_lost_answer_retried_after_the_key_expired_is_found_by_the_lookup(isolated_env, zendesk):
+    """Past Zendesk's two-hour key window only the external_id lookup prevents a duplicate."""
+    backend = backend_for(zendesk.url, timeout=0.5)
+    view = record()[0]
+    backend.find_by_reference("PRV-WARMUP")  # the token request must not take the fault
+    zendesk.inject("stall", stall_seconds=1.5)
+    assert deliver_pending(backend).pending == 1
+    assert len(zendesk.tickets) == 1  # made, but the answer was lost
+
+    zendesk.clock.advance(IDEMPOTENCY_WINDOW_SECONDS + 60)  # the Idempotency-Key has expired
+    make_due_now()
+    assert deliver_pending(backend).delivered == 1
+
+    assert len(zendesk.tickets) == 1 and zendesk.tickets[0]["external_id"] == view.reference
+    assert len(zendesk.creates()) == 1, "a second create was sent: only the key would have stopped it"
+    assert row_for(view.reference).external_id == str(zendesk.tickets[0]["id"])
+    assert '"found_existing": true' in audit_events("delivered")[0].detail
+
+
+def test_without_the_lookup_an_expired_key_would_make_a_duplicate(isolated_env, zendesk):
+    """The counter-test: the fake really forgets keys, so the test above can fail."""
+    backend = backend_for(zendesk.url)
+    view = record()[0]
+    deliver_pending(backend)
+    zendesk.clock.advance(IDEMPOTENCY_WINDOW_SECONDS + 60)
+    from imago_core.delivery import draft_for
+
+    backend.create(draft_for(row_for(view.reference)))
+    assert len(zendesk.tickets) == 2
+
+
+def test_ticket_body_is_fixed_when_the_request_is_recorded(isolated_env, zendesk, monkeypatch):
+    import imago_core.delivery as delivery
+
+    view = record()[0]
+    stored = row_for(view.reference).ticket_body
+    assert stored and view.reference in stored and "details 0" in stored
+    # A newer version composes bodies differently, and the details are edited: neither
+    # may change what is sent under the request's Idempotency-Key.
+    monkeypatch.setattr(delivery, "compose_ticket_body", lambda row: "a different body")
+    with session_scope() as session:
+        session.execute(update(PrivacyRequest).values(details="edited later"))
+    deliver_pending(backend_for(zendesk.url))
+    assert zendesk.tickets[0]["description"] == stored
+
+
+def test_access_token_expiring_mid_run_delivers_every_request_once(isolated_env, zendesk):
+    backend = backend_for(zendesk.url)
+    first = record(3)
+    assert deliver_pending(backend).delivered == 3
+    zendesk.expire_access_tokens()
+    second = [record_request(f"later{i}@example.org", RequestType.ACCESS, None, "socketio", f"c-{i}",
+                             backend="zendesk") for i in range(3)]
+    report = deliver_pending(backend)
+    assert (report.delivered, report.pending, report.failed) == (3, 0, 0)
+    assert sorted(t["external_id"] for t in zendesk.tickets) == sorted(v.reference for v in first + second)
+    assert len(zendesk.token_requests()) == 2
+    assert [r.status for r in zendesk.creates()].count(401) == 1
+
+
+def test_suspended_requester_is_delivered_without_requester_and_flagged(isolated_env, zendesk, capsys):
+    from imago_core.staff_cli import main
+
+    zendesk.suspend_user("visitor0@example.org")
+    view = record()[0]
+    report = deliver_pending(backend_for(zendesk.url))
+    assert report.delivered == 1
+
+    (ticket,) = zendesk.tickets
+    assert ticket["external_id"] == view.reference
+    assert ticket["requester"] == {"email": zendesk.email}  # not the suspended user
+    assert "visitor0@example.org" in ticket["description"] and "suspended" in ticket["description"]
+    assert "requester_suspended" in ticket["tags"]
+    assert [c.headers["idempotency-key"] for c in zendesk.creates()] == [view.reference,
+                                                                         f"{view.reference}/no-requester"]
+    row = row_for(view.reference)
+    assert row.delivery_state is DeliveryState.DELIVERED and row.filed_without_requester
+    assert "suspended" in row.needs_attention
+    assert json.loads(row.last_error_details)["requester"][0]["error"] == "UserSuspended"
+    assert "visitor0@example.org" not in row.last_error_details
+    assert len(audit_events("requester_suspended")) == 1
+
+    assert main(["show", view.reference]) == 0
+    shown = capsys.readouterr().out
+    assert "ATTENTION: requester suspended" in shown
+    assert "requester: UserSuspended" in shown
+    main(["list"])
+    assert "ATTENTION" in capsys.readouterr().out
+
+
+def test_suspended_requester_fallback_answer_lost_is_found_not_duplicated(isolated_env, zendesk):
+    zendesk.suspend_user("visitor0@example.org")
+    backend = backend_for(zendesk.url, timeout=0.5)
+    view = record()[0]
+    backend.find_by_reference("PRV-WARMUP")
+    # First create: 422 (answered). Second (the fallback) stalls after making the ticket.
+    original_create = backend.create
+    calls = []
+
+    def create(draft):
+        calls.append(draft.requester_email)
+        if len(calls) == 2:
+            zendesk.inject("stall", stall_seconds=1.5)
+        return original_create(draft)
+
+    backend.create = create
+    assert deliver_pending(backend).pending == 1
+    make_due_now()
+    assert deliver_pending(backend).delivered == 1
+    assert len(zendesk.tickets) == 1 and row_for(view.reference).filed_without_requester
+
+
+def test_refusal_keeps_details_fails_with_reason_and_retry_puts_it_back(isolated_env, zendesk, capsys, monkeypatch):
+    import imago_core.delivery as delivery
+    from imago_core.staff_cli import main
+
+    view = record_request("not-an-address", RequestType.ACCESS, None, "socketio", "c", backend="zendesk")
+    deliver_pending(backend_for(zendesk.url))
+    row = row_for(view.reference)
+    assert row.delivery_state is DeliveryState.FAILED
+    assert "HTTP 422 RecordInvalid" in row.last_error and "requester: InvalidValue" in row.last_error
+    assert json.loads(row.last_error_details) == {
+        "requester": [{"error": "InvalidValue", "description": "Requester: Email <value sent> is invalid"}]}
+
+    main(["show", view.reference])
+    shown = capsys.readouterr().out
+    assert "requester: InvalidValue: Requester: Email <value sent> is invalid" in shown
+    assert f"imago-requests deliver --retry {view.reference}" in shown
+
+    # A retry while the cause is still there fails again, with the reason printed.
+    monkeypatch.setattr(delivery, "_configured_backend", lambda: backend_for(zendesk.url))
+    assert main(["deliver", "--retry", view.reference]) == 1
+    assert f"{view.reference}: failed: Zendesk create ticket" in capsys.readouterr().out
+
+    # Staff fix the address (here: in the database, body recomposed) and retry from the CLI.
+    with session_scope() as session:
+        session.execute(update(PrivacyRequest).values(email="fixed@example.org", ticket_body=None))
+    assert main(["deliver", "--retry", view.reference.lower(), "--by", "alice"]) == 0
+    assert f"{view.reference}: delivered (ticket 1)" in capsys.readouterr().out
+    retries = audit_events("delivery_retry_requested")
+    assert retries[-1].actor == "staff:alice" and "HTTP 422" in retries[-1].detail
+    assert row_for(view.reference).last_error_details is None
+
+
+def test_retry_refuses_unknown_and_delivered_requests(isolated_env, zendesk, capsys):
+    from imago_core.staff_cli import main
+
+    view = record()[0]
+    deliver_pending(backend_for(zendesk.url))
+    assert main(["deliver", "--retry", "PRV-NOSUCH"]) == 2
+    assert main(["deliver", "--retry", view.reference]) == 2
+    assert "already delivered" in capsys.readouterr().err
+
+
+def test_hold_is_in_progress_for_the_visitor(isolated_env, zendesk):
+    backend = backend_for(zendesk.url)
+    record()
+    deliver_pending(backend)
+    zendesk.set_status(int(rows()[0].external_id), "hold")
+    refresh_statuses("visitor0@example.org", backend)
+    assert requests_for("visitor0@example.org")[0].status is RequestStatus.IN_PROGRESS
+
+
+def test_a_deleted_ticket_is_reported_to_staff_and_shown_as_with_the_privacy_team(isolated_env, zendesk, caplog):
+    backend = backend_for(zendesk.url)
+    view = record()[0]
+    deliver_pending(backend)
+    zendesk.delete(int(rows()[0].external_id))
+
+    refresh_statuses("visitor0@example.org", backend)
+    refresh_statuses("visitor0@example.org", backend)  # reported once, not on every read
+
+    assert requests_for("visitor0@example.org")[0].status is RequestStatus.WITH_PRIVACY_TEAM
+    assert RequestStatus.WITH_PRIVACY_TEAM.value == "with the privacy team"
+    row = row_for(view.reference)
+    assert "not found" in row.needs_attention and "404" in row.needs_attention
+    assert len(audit_events("ticket_missing")) == 1
+    assert "gone from zendesk" in caplog.text
+
+
+def test_an_unexpected_error_keeps_the_request_pending_with_a_reason(isolated_env, zendesk):
+    backend = backend_for(zendesk.url)
+    record(2)
+
+    def broken(draft):
+        raise KeyError("bug")
+
+    original, backend.create = backend.create, broken
+    report = deliver_pending(backend)
+    assert (report.delivered, report.pending, report.failed) == (0, 2, 0)  # both rows tried
+    assert all("unexpected error (KeyError)" in r.last_error for r in rows())
+    backend.create = original
+    make_due_now()
+    assert deliver_pending(backend).delivered == 2

@@ -1,23 +1,33 @@
-"""ZendeskBackend against a local fake of the Tickets API (tests/support/fake_zendesk.py)."""
+"""ZendeskBackend against tests/support/fake_zendesk.py, a stand-in that follows Zendesk's docs:
+OAuth tokens that expire, two-hour idempotency keys, 422 details, 429 Retry-After."""
 from __future__ import annotations
 
+import json
+import logging
+import os
+import stat
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
 from imago_core.settings import ConfigError
 from imago_core.tickets.base import (
     PermanentBackendError,
+    RequesterSuspendedError,
     TicketDraft,
+    TicketNotFoundError,
     TicketRef,
     TransientBackendError,
     RequestStatus,
 )
 from imago_core.tickets.factory import create_backend, describe_backend
 from imago_core.tickets.zendesk import ZendeskBackend
+from imago_core.tickets.zendesk_auth import OAuthClientCredentials, OAuthTokenPair
+from tests.support.fake_zendesk import IDEMPOTENCY_WINDOW_SECONDS, FakeClock, FakeZendesk
 from tests.support.fake_zendesk import fake_zendesk  # noqa: F401 - fixture
-from tests.support.rt_server import free_port
+from tests.support.net import free_port
 
 EMAIL = "ann.visitor@example.org"
 BODY = "Please delete my account data. Order numbers 1001 and 1002."
@@ -25,23 +35,17 @@ DUE = datetime(2026, 12, 29, 10, 0, tzinfo=timezone.utc)
 
 
 def draft(reference: str = "PRV-7K3M9Q", **overrides) -> TicketDraft:
-    fields = dict(
-        reference=reference,
-        request_type="deletion",
-        requester_email=EMAIL,
-        subject="Deletion request",
-        body=BODY,
-        due_at=DUE,
-        tags=["Verified", "web chat"],
-    )
+    fields = dict(reference=reference, request_type="deletion", requester_email=EMAIL, subject="Deletion request",
+                  body=BODY, due_at=DUE, tags=["Verified", "web chat"])
     fields.update(overrides)
     return TicketDraft(**fields)
 
 
-def backend_for(server, timeout: float = 5, **overrides) -> ZendeskBackend:
-    options = dict(email=server.email, api_token=server.api_token, url=server.url, timeout=timeout)
-    options.update(overrides)
-    return ZendeskBackend(**options)
+def backend_for(server: FakeZendesk, timeout: float = 5, secret: str = None, scope: str = None,
+                clock=time.time) -> ZendeskBackend:
+    """The recommended setup: a confidential OAuth client, client-credentials grant."""
+    auth = OAuthClientCredentials(server.client_id, secret or server.client_secret, scope or server.scope, clock=clock)
+    return ZendeskBackend(url=server.url, timeout=timeout, auth=auth)
 
 
 def assert_no_personal_data(exc: BaseException) -> None:
@@ -50,15 +54,16 @@ def assert_no_personal_data(exc: BaseException) -> None:
     assert "Order numbers" not in text
 
 
+# --- creating tickets ----------------------------------------------------------
+
+
 def test_create_files_one_private_task_with_the_reference(fake_zendesk):
     backend = backend_for(fake_zendesk)
 
     ref = backend.create(draft())
 
     assert ref.backend == "zendesk"
-    tickets = fake_zendesk.tickets
-    assert len(tickets) == 1
-    ticket = tickets[0]
+    (ticket,) = fake_zendesk.tickets
     assert ref.external_id == str(ticket["id"])
     assert ref.url == f"{fake_zendesk.url}/agent/tickets/{ticket['id']}"
     assert ticket["subject"] == "[PRV-7K3M9Q] Deletion request"
@@ -69,8 +74,12 @@ def test_create_files_one_private_task_with_the_reference(fake_zendesk):
     assert ticket["comments"] == [{"body": BODY, "public": False}]
     assert ticket["tags"] == ["privacy_request", "deletion", "verified", "web_chat"]
 
+    (token_request,) = fake_zendesk.token_requests()
+    assert token_request.body == {"grant_type": "client_credentials", "client_id": fake_zendesk.client_id,
+                                  "client_secret": fake_zendesk.client_secret, "scope": "tickets:read tickets:write"}
     (create,) = fake_zendesk.creates()
     assert create.headers["idempotency-key"] == "PRV-7K3M9Q"
+    assert create.headers["authorization"].startswith("Bearer zat_")
     assert create.headers["content-type"].startswith("application/json")
 
 
@@ -97,8 +106,21 @@ def test_find_by_reference(fake_zendesk):
     assert searches[-1].query == {"external_id": ["PRV-NOSUCH"]}
 
 
+def test_the_lookup_does_not_see_archived_tickets(fake_zendesk):
+    """The blind spot deploy/README.md warns about: the external_id list leaves out archived tickets."""
+    backend = backend_for(fake_zendesk)
+    ref = backend.create(draft())
+    fake_zendesk.archive(int(ref.external_id))
+    assert backend.find_by_reference("PRV-7K3M9Q") is None
+    assert backend.status(ref) == RequestStatus.RECEIVED  # still readable by id
+
+
+# --- idempotency as Zendesk defines it --------------------------------------------
+
+
 def test_retry_after_a_create_that_timed_out_gives_no_duplicate(fake_zendesk):
     backend = backend_for(fake_zendesk, timeout=0.5)
+    backend.find_by_reference("PRV-WARMUP")  # token fetched before the fault is queued
     fake_zendesk.inject("stall", stall_seconds=3)
 
     started = time.monotonic()
@@ -109,7 +131,6 @@ def test_retry_after_a_create_that_timed_out_gives_no_duplicate(fake_zendesk):
     assert_no_personal_data(caught.value)
     assert len(fake_zendesk.tickets) == 1  # the server did create it
 
-    # What the delivery loop does after an ambiguous failure: look, then retry.
     found = backend.find_by_reference("PRV-7K3M9Q")
     again = backend.create(draft())
 
@@ -117,32 +138,195 @@ def test_retry_after_a_create_that_timed_out_gives_no_duplicate(fake_zendesk):
     assert len(fake_zendesk.tickets) == 1
     creates = fake_zendesk.creates()
     assert [c.headers["idempotency-key"] for c in creates] == ["PRV-7K3M9Q", "PRV-7K3M9Q"]
-    # The second create was answered from the first one's result.
     assert creates[1].status == 201
     assert creates[1].response_headers["x-idempotency-lookup"] == "hit"
 
 
-def test_idempotent_replay_is_reported_as_hit(fake_zendesk):
-    import requests
-
+def test_idempotency_keys_last_two_hours_then_a_create_is_new_again(fake_zendesk):
+    """Why the delivery loop looks up before every re-create: after two hours the key is gone."""
     backend = backend_for(fake_zendesk)
     backend.create(draft())
-    payload = fake_zendesk.creates()[0].body
+    fake_zendesk.clock.advance(IDEMPOTENCY_WINDOW_SECONDS - 60)
+    backend.create(draft())
+    assert len(fake_zendesk.tickets) == 1
+    assert fake_zendesk.creates()[-1].response_headers["x-idempotency-lookup"] == "hit"
+
+    fake_zendesk.clock.advance(120)  # past the window (tokens are renewed on 401 on the way)
+    backend.create(draft())
+    assert len(fake_zendesk.tickets) == 2, "the fake kept the key past two hours"
+    assert fake_zendesk.creates()[-1].response_headers["x-idempotency-lookup"] == "miss"
+
+
+def test_same_key_with_another_body_returns_the_ticket_already_filed(fake_zendesk):
+    backend = backend_for(fake_zendesk)
+    first = backend.create(draft())
+
+    again = backend.create(draft(body=BODY + " (reworded by a newer version)"))
+
+    assert again == first
+    assert len(fake_zendesk.tickets) == 1
+    conflict = fake_zendesk.creates()[-1]
+    assert conflict.status == 400
+    lookups = [r for r in fake_zendesk.requests if r.method == "GET" and r.query.get("external_id")]
+    assert lookups, "the conflict was not resolved through the external_id lookup"
+
+
+def test_same_key_with_another_body_and_no_visible_ticket_waits_for_the_key_to_expire(fake_zendesk):
+    backend = backend_for(fake_zendesk)
+    ref = backend.create(draft())
+    fake_zendesk.archive(int(ref.external_id))
+
+    with pytest.raises(TransientBackendError) as caught:
+        backend.create(draft(body="changed"))
+
+    assert caught.value.ambiguous is True and caught.value.retry_after == 600
+    assert "IdempotentRequestError" in str(caught.value)
+    assert len(fake_zendesk.tickets) == 1
+
+
+def test_idempotent_replay_is_reported_as_hit(fake_zendesk):
+    backend = backend_for(fake_zendesk)
+    backend.create(draft())
+    create = fake_zendesk.creates()[0]
     response = requests.post(
-        fake_zendesk.url + "/api/v2/tickets.json",
-        json=payload,
-        headers={"Idempotency-Key": "PRV-7K3M9Q"},
-        auth=(f"{fake_zendesk.email}/token", fake_zendesk.api_token),
-        timeout=5,
-    )
+        fake_zendesk.url + "/api/v2/tickets.json", json=create.body,
+        headers={"Idempotency-Key": "PRV-7K3M9Q", "Authorization": create.headers["authorization"]}, timeout=5)
     assert response.status_code == 201
     assert response.headers["x-idempotency-lookup"] == "hit"
     assert len(fake_zendesk.tickets) == 1
 
 
-def test_429_is_transient_with_retry_after(fake_zendesk):
+# --- OAuth ---------------------------------------------------------------------------
+
+
+def test_one_access_token_serves_many_calls(fake_zendesk):
     backend = backend_for(fake_zendesk)
-    fake_zendesk.inject("429", retry_after=7)
+    backend.create(draft("PRV-AAAAAA"))
+    backend.create(draft("PRV-BBBBBB"))
+    backend.find_by_reference("PRV-AAAAAA")
+    assert len(fake_zendesk.token_requests()) == 1
+
+
+def test_token_is_renewed_before_it_expires():
+    clock = FakeClock()
+    server = FakeZendesk(access_ttl=600, clock=clock).start()
+    try:
+        backend = backend_for(server, clock=clock)
+        backend.create(draft("PRV-AAAAAA"))
+        clock.advance(600 - 30)  # inside the refresh margin: still valid, about to expire
+        backend.create(draft("PRV-BBBBBB"))
+        assert len(server.token_requests()) == 2
+        assert all(r.status != 401 for r in server.requests), "the client waited for a 401"
+    finally:
+        server.stop()
+
+
+def test_token_expiring_mid_run_is_renewed_on_401_and_the_call_goes_through(fake_zendesk):
+    backend = backend_for(fake_zendesk)
+    backend.create(draft("PRV-AAAAAA"))
+    fake_zendesk.expire_access_tokens()  # the server says no before our clock does
+
+    ref = backend.create(draft("PRV-BBBBBB"))
+
+    assert [t["external_id"] for t in fake_zendesk.tickets] == ["PRV-AAAAAA", "PRV-BBBBBB"]
+    assert ref.external_id == "2"
+    statuses = [(r.path, r.status) for r in fake_zendesk.requests]
+    assert statuses[-3:] == [("/api/v2/tickets.json", 401), ("/oauth/tokens", 200), ("/api/v2/tickets.json", 201)]
+
+
+def test_token_pair_is_refreshed_and_the_new_pair_survives_a_restart(fake_zendesk, tmp_path):
+    access, refresh = fake_zendesk.issue_token_pair()
+    token_file = tmp_path / "zendesk-oauth.json"
+
+    def pair_backend():
+        auth = OAuthTokenPair(access, refresh, fake_zendesk.client_id, fake_zendesk.client_secret,
+                              fake_zendesk.scope, token_file=token_file)
+        return ZendeskBackend(url=fake_zendesk.url, timeout=5, auth=auth)
+
+    backend = pair_backend()
+    backend.create(draft("PRV-AAAAAA"))
+    fake_zendesk.expire_access_tokens()
+    backend.create(draft("PRV-BBBBBB"))
+
+    (refresh_request,) = fake_zendesk.token_requests()
+    assert refresh_request.body["grant_type"] == "refresh_token"
+    assert refresh_request.body["refresh_token"] == refresh
+    stored = json.loads(token_file.read_text())
+    assert stored["refresh_token"] != refresh and stored["access_token"] != access
+    assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
+    # The configured refresh token is spent (Zendesk invalidates the old pair) ...
+    spent = requests.post(fake_zendesk.url + "/oauth/tokens", timeout=5, json={
+        "grant_type": "refresh_token", "refresh_token": refresh, "client_id": fake_zendesk.client_id})
+    assert spent.status_code == 400 and spent.json()["error"] == "invalid_grant"
+    # ... so a restarted process must use the stored pair.
+    pair_backend().create(draft("PRV-CCCCCC"))
+    assert len(fake_zendesk.tickets) == 3
+    assert len(fake_zendesk.token_requests()) == 2  # no second refresh needed
+
+
+def test_refused_refresh_token_is_permanent_and_says_what_to_do(fake_zendesk):
+    access, _ = fake_zendesk.issue_token_pair()
+    auth = OAuthTokenPair(access, "zrt_not-a-valid-one", fake_zendesk.client_id, None, fake_zendesk.scope)
+    backend = ZendeskBackend(url=fake_zendesk.url, timeout=5, auth=auth)
+    fake_zendesk.expire_access_tokens()
+
+    with pytest.raises(PermanentBackendError) as caught:
+        backend.create(draft())
+
+    message = str(caught.value)
+    assert "invalid_grant" in message and "ZENDESK_REFRESH_TOKEN" in message
+    assert "zrt_not-a-valid-one" not in message and access not in message
+
+
+def test_wrong_client_secret_is_permanent_and_not_repeated(fake_zendesk):
+    backend = backend_for(fake_zendesk, secret="wrong-secret")
+    with pytest.raises(PermanentBackendError) as caught:
+        backend.create(draft())
+    message = str(caught.value)
+    assert "invalid_client" in message and "ZENDESK_CLIENT_SECRET" in message
+    assert "wrong-secret" not in message
+    assert_no_personal_data(caught.value)
+    assert fake_zendesk.tickets == [] and fake_zendesk.creates() == []
+
+
+def test_a_scope_the_client_may_not_grant_is_named():
+    server = FakeZendesk(scopes="tickets:read").start()
+    try:
+        with pytest.raises(PermanentBackendError) as caught:
+            backend_for(server, scope="tickets:read tickets:write").create(draft())
+        assert "invalid_scope" in str(caught.value) and "tickets:read tickets:write" in str(caught.value)
+    finally:
+        server.stop()
+
+
+def test_tokens_and_secrets_never_reach_the_log(fake_zendesk, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    access, refresh = fake_zendesk.issue_token_pair()
+    pair = OAuthTokenPair(access, refresh, fake_zendesk.client_id, fake_zendesk.client_secret, fake_zendesk.scope,
+                          token_file=tmp_path / "t.json")
+    backends = [ZendeskBackend(url=fake_zendesk.url, timeout=5, auth=pair), backend_for(fake_zendesk)]
+    for backend in backends:
+        backend.create(draft())
+        fake_zendesk.expire_access_tokens()
+        backend.find_by_reference("PRV-7K3M9Q")
+    stored = json.loads((tmp_path / "t.json").read_text())
+    issued = [r.response_headers for r in fake_zendesk.token_requests()]
+    secrets_seen = [access, refresh, stored["access_token"], stored["refresh_token"], fake_zendesk.client_secret]
+    assert len(issued) >= 3
+    for secret in secrets_seen:
+        assert secret not in caplog.text
+        assert all(secret not in repr(b) and secret not in repr(b.auth) for b in backends)
+    assert "new access token" in caplog.text  # the renewals themselves are logged
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text_body", [False, True], ids=["json", "text"])
+def test_429_is_transient_with_retry_after(fake_zendesk, text_body):
+    backend = backend_for(fake_zendesk)
+    backend.find_by_reference("PRV-WARMUP")
+    fake_zendesk.inject("429", retry_after=7, text_body=text_body)
 
     with pytest.raises(TransientBackendError) as caught:
         backend.create(draft())
@@ -152,7 +336,6 @@ def test_429_is_transient_with_retry_after(fake_zendesk):
     assert "429" in str(caught.value)
     assert_no_personal_data(caught.value)
     assert fake_zendesk.tickets == []
-    # Once the limit has passed, the same call goes through.
     assert backend.create(draft()).external_id == "1"
 
 
@@ -165,13 +348,19 @@ def test_429_on_status_read_is_transient(fake_zendesk):
     assert caught.value.retry_after == 30
 
 
+def test_429_on_the_token_endpoint_is_transient(fake_zendesk):
+    fake_zendesk.inject("429", retry_after=5)
+    with pytest.raises(TransientBackendError) as caught:
+        backend_for(fake_zendesk).create(draft())
+    assert caught.value.retry_after == 5 and caught.value.ambiguous is False
+
+
 def test_500_on_create_is_transient_and_ambiguous(fake_zendesk):
     backend = backend_for(fake_zendesk)
+    backend.find_by_reference("PRV-WARMUP")
     fake_zendesk.inject("500")
-
     with pytest.raises(TransientBackendError) as caught:
         backend.create(draft())
-
     assert caught.value.ambiguous is True
     assert "500" in str(caught.value)
     assert_no_personal_data(caught.value)
@@ -179,41 +368,57 @@ def test_500_on_create_is_transient_and_ambiguous(fake_zendesk):
 
 def test_500_on_a_read_is_transient_but_not_ambiguous(fake_zendesk):
     backend = backend_for(fake_zendesk)
+    backend.find_by_reference("PRV-WARMUP")
     fake_zendesk.inject("500")
     with pytest.raises(TransientBackendError) as caught:
         backend.find_by_reference("PRV-7K3M9Q")
     assert caught.value.ambiguous is False
 
 
-def test_wrong_token_is_permanent(fake_zendesk):
-    backend = backend_for(fake_zendesk, api_token="wrong-token")
-
+def test_validation_error_keeps_its_details_without_the_values_sent(fake_zendesk):
+    backend = backend_for(fake_zendesk)
     with pytest.raises(PermanentBackendError) as caught:
-        backend.create(draft())
+        backend.create(draft(requester_email="not-an-address"))
+    error = caught.value
+    assert not isinstance(error, RequesterSuspendedError)
+    assert "422" in str(error) and "requester: InvalidValue" in str(error)
+    assert error.details == {"requester": [{"error": "InvalidValue",
+                                            "description": "Requester: Email <value sent> is invalid"}]}
+    assert "not-an-address" not in str(error) + json.dumps(error.details)
 
-    assert "401" in str(caught.value)
-    assert "wrong-token" not in str(caught.value)
+
+def test_suspended_requester_is_reported_with_details(fake_zendesk):
+    fake_zendesk.suspend_user(EMAIL)
+    backend = backend_for(fake_zendesk)
+    with pytest.raises(RequesterSuspendedError) as caught:
+        backend.create(draft())
+    assert caught.value.details["requester"][0]["error"] == "UserSuspended"
+    assert EMAIL not in json.dumps(caught.value.details)
     assert_no_personal_data(caught.value)
     assert fake_zendesk.tickets == []
 
 
-def test_validation_error_is_permanent_without_the_values_sent(fake_zendesk):
+def test_a_draft_without_requester_is_filed_under_its_own_key(fake_zendesk):
     backend = backend_for(fake_zendesk)
-    with pytest.raises(PermanentBackendError) as caught:
-        backend.create(draft(requester_email="not-an-address", body=BODY))
-    assert "422" in str(caught.value)
-    assert "not-an-address" not in str(caught.value)
-    assert "Order numbers" not in str(caught.value)
+    ref = backend.create(draft(requester_email="", body=f"Reply to {EMAIL} directly.\n\n{BODY}"))
+    (ticket,) = fake_zendesk.tickets
+    assert ref.external_id == str(ticket["id"]) and ticket["external_id"] == "PRV-7K3M9Q"
+    assert ticket["requester"] == {"email": fake_zendesk.email}  # Zendesk makes the caller the requester
+    assert EMAIL in ticket["description"]
+    assert fake_zendesk.creates()[0].headers["idempotency-key"] == "PRV-7K3M9Q/no-requester"
 
 
 def test_server_down_is_transient_and_not_ambiguous():
-    backend = ZendeskBackend(
-        email="agent@imago.test", api_token="t", url=f"http://127.0.0.1:{free_port()}", timeout=2
-    )
+    server = FakeZendesk()  # never started: its port is free
+    backend = ZendeskBackend(url=f"http://127.0.0.1:{free_port()}", timeout=2,
+                             auth=OAuthClientCredentials(server.client_id, server.client_secret, server.scope))
     with pytest.raises(TransientBackendError) as caught:
         backend.create(draft())
-    assert caught.value.ambiguous is False  # the connection was refused: nothing was sent
+    assert caught.value.ambiguous is False
     assert_no_personal_data(caught.value)
+
+
+# --- status -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -222,7 +427,7 @@ def test_server_down_is_transient_and_not_ambiguous():
         ("new", [], RequestStatus.RECEIVED),
         ("open", [], RequestStatus.IN_PROGRESS),
         ("pending", [], RequestStatus.WAITING_FOR_YOU),
-        ("hold", [], RequestStatus.WAITING_FOR_YOU),
+        ("hold", [], RequestStatus.IN_PROGRESS),  # waiting on a third party; end users see "Open"
         ("solved", [], RequestStatus.COMPLETED),
         ("closed", ["privacy_request"], RequestStatus.COMPLETED),
         ("solved", ["privacy_request", "rejected"], RequestStatus.REJECTED),
@@ -234,17 +439,43 @@ def test_status_mapping(fake_zendesk, zendesk_status, tags, expected):
     backend = backend_for(fake_zendesk)
     ref = backend.create(draft())
     assert backend.status(ref) == RequestStatus.RECEIVED
-
     fake_zendesk.set_status(int(ref.external_id), zendesk_status, tags=tags)
-
     assert backend.status(ref) == expected
 
 
-def test_status_of_a_missing_ticket_is_permanent(fake_zendesk):
+def test_a_deleted_ticket_is_reported_as_not_found(fake_zendesk):
     backend = backend_for(fake_zendesk)
-    with pytest.raises(PermanentBackendError) as caught:
-        backend.status(TicketRef(backend="zendesk", external_id="999"))
+    ref = backend.create(draft())
+    fake_zendesk.delete(int(ref.external_id))
+    with pytest.raises(TicketNotFoundError) as caught:
+        backend.status(ref)
     assert "404" in str(caught.value)
+    with pytest.raises(TicketNotFoundError):
+        backend.status(TicketRef(backend="zendesk", external_id="999"))
+
+
+# --- the deprecated API token ---------------------------------------------------------------
+
+
+def test_api_token_still_works_until_2027_with_a_warning(fake_zendesk, caplog):
+    caplog.set_level(logging.WARNING)
+    env = {"TICKET_BACKEND": "zendesk", "ZENDESK_URL": fake_zendesk.url, "ZENDESK_EMAIL": fake_zendesk.email,
+           "ZENDESK_TOKEN": fake_zendesk.api_token}
+    backend = create_backend(env)
+    assert "30 April 2027" in caplog.text and "ZENDESK_CLIENT_ID" in caplog.text
+    assert "DEPRECATED" in describe_backend(env) and "30 April 2027" in describe_backend(env)
+    backend.create(draft())
+    assert fake_zendesk.creates()[0].headers["authorization"].startswith("Basic ")
+    assert fake_zendesk.api_token not in caplog.text
+
+
+def test_wrong_api_token_is_permanent(fake_zendesk):
+    backend = ZendeskBackend(email=fake_zendesk.email, api_token="wrong-token", url=fake_zendesk.url, timeout=5)
+    with pytest.raises(PermanentBackendError) as caught:
+        backend.create(draft())
+    assert "401" in str(caught.value) and "ZENDESK_TOKEN" in str(caught.value)
+    assert "wrong-token" not in str(caught.value)
+    assert fake_zendesk.tickets == []
 
 
 def test_base_url_from_subdomain():
@@ -253,35 +484,49 @@ def test_base_url_from_subdomain():
     assert "secret-token" not in repr(backend)
 
 
-# --- factory ------------------------------------------------------------------
+# --- factory ------------------------------------------------------------------------------
 
 
-def test_factory_builds_zendesk_from_variables(fake_zendesk):
-    env = {
-        "TICKET_BACKEND": "zendesk",
-        "ZENDESK_URL": fake_zendesk.url,
-        "ZENDESK_EMAIL": fake_zendesk.email,
-        "ZENDESK_TOKEN": fake_zendesk.api_token,
-        "TICKET_TIMEOUT": "3",
-    }
+def zendesk_env(server: FakeZendesk, **extra) -> dict:
+    env = {"TICKET_BACKEND": "zendesk", "ZENDESK_URL": server.url, "ZENDESK_CLIENT_ID": server.client_id,
+           "ZENDESK_CLIENT_SECRET": server.client_secret, "TICKET_TIMEOUT": "3"}
+    env.update(extra)
+    return env
+
+
+def test_factory_builds_zendesk_with_client_credentials(fake_zendesk):
+    env = zendesk_env(fake_zendesk)
     backend = create_backend(env)
-    assert isinstance(backend, ZendeskBackend)
+    assert isinstance(backend, ZendeskBackend) and backend.auth.mode == "client_credentials"
     assert backend.timeout == 3.0
     backend.create(draft())
     assert len(fake_zendesk.tickets) == 1
-
     description = describe_backend(env)
-    assert fake_zendesk.url in description
-    assert fake_zendesk.api_token not in description
-    assert fake_zendesk.email not in description
+    assert fake_zendesk.url in description and "client credentials" in description
+    assert "tickets:read tickets:write" in description
+    assert fake_zendesk.client_secret not in description
+
+
+def test_factory_builds_zendesk_with_a_token_pair(fake_zendesk, tmp_path):
+    access, refresh = fake_zendesk.issue_token_pair()
+    env = zendesk_env(fake_zendesk, ZENDESK_CLIENT_SECRET="", ZENDESK_ACCESS_TOKEN=access,
+                      ZENDESK_REFRESH_TOKEN=refresh, ZENDESK_TOKEN_FILE=str(tmp_path / "pair.json"))
+    backend = create_backend(env)
+    assert backend.auth.mode == "token_pair"
+    backend.create(draft())
+    assert access not in describe_backend(env) and refresh not in describe_backend(env)
 
 
 def test_factory_names_every_missing_zendesk_variable():
     with pytest.raises(ConfigError) as caught:
-        create_backend({"TICKET_BACKEND": "zendesk", "ZENDESK_TOKEN": "t"})
+        create_backend({"TICKET_BACKEND": "zendesk", "ZENDESK_CLIENT_ID": "x"})
     message = str(caught.value)
-    assert "ZENDESK_SUBDOMAIN" in message and "ZENDESK_EMAIL" in message
-    assert "ZENDESK_TOKEN" not in message
+    assert "ZENDESK_SUBDOMAIN" in message and "ZENDESK_CLIENT_SECRET" in message
+    assert "ZENDESK_CLIENT_ID," not in message
+    with pytest.raises(ConfigError, match="ZENDESK_CLIENT_ID and ZENDESK_CLIENT_SECRET"):
+        create_backend({"TICKET_BACKEND": "zendesk", "ZENDESK_SUBDOMAIN": "imago"})
+    with pytest.raises(ConfigError, match="ZENDESK_AUTH"):
+        create_backend({"TICKET_BACKEND": "zendesk", "ZENDESK_SUBDOMAIN": "imago", "ZENDESK_AUTH": "password"})
 
 
 def test_factory_local_means_no_backend():
@@ -294,23 +539,23 @@ def test_factory_rejects_unknown_backend_and_bad_timeout():
     with pytest.raises(ConfigError, match="TICKET_BACKEND"):
         create_backend({"TICKET_BACKEND": "jira"})
     with pytest.raises(ConfigError, match="TICKET_TIMEOUT"):
-        create_backend({"TICKET_BACKEND": "zendesk", "ZENDESK_SUBDOMAIN": "x", "ZENDESK_EMAIL": "a@b",
-                        "ZENDESK_TOKEN": "t", "TICKET_TIMEOUT": "soon"})
+        create_backend({"TICKET_BACKEND": "zendesk", "ZENDESK_SUBDOMAIN": "x", "ZENDESK_CLIENT_ID": "a",
+                        "ZENDESK_CLIENT_SECRET": "t", "TICKET_TIMEOUT": "soon"})
 
 
-def test_factory_reads_the_environment(monkeypatch):
-    from imago_core.settings import reset_settings_cache
+def test_factory_reads_settings_once_and_keeps_the_backend(monkeypatch, isolated_env):
+    from imago_core.settings import get_settings, reset_settings_cache
 
     monkeypatch.setenv("TICKET_BACKEND", "zendesk")
     monkeypatch.setenv("ZENDESK_SUBDOMAIN", "imago")
-    monkeypatch.setenv("ZENDESK_EMAIL", "agent@imago.test")
-    monkeypatch.setenv("ZENDESK_TOKEN", "secret-token")
+    monkeypatch.setenv("ZENDESK_CLIENT_ID", "imago_privacy_assistant")
+    monkeypatch.setenv("ZENDESK_CLIENT_SECRET", "secret-value")
     reset_settings_cache()
-    try:
-        backend = create_backend()
-        assert isinstance(backend, ZendeskBackend)
-        assert backend.base_url == "https://imago.zendesk.com"
-        assert "secret-token" not in describe_backend()
-    finally:
-        monkeypatch.undo()
-        reset_settings_cache()
+    assert get_settings().zendesk.auth_mode == "client_credentials"
+    assert "secret-value" not in repr(get_settings())
+    backend = create_backend()
+    assert isinstance(backend, ZendeskBackend) and backend.base_url == "https://imago.zendesk.com"
+    assert create_backend() is backend  # one backend (and one access token) per configuration
+    assert "secret-value" not in describe_backend()
+    reset_settings_cache()
+    assert create_backend() is not backend

@@ -50,7 +50,24 @@ class TransientBackendError(BackendError):
 
 
 class PermanentBackendError(BackendError):
-    """Retrying will not help (bad credentials, validation error): needs a person."""
+    """Retrying will not help (bad credentials, validation error): needs a person.
+
+    `details` is the backend's field-by-field explanation (Zendesk's 422 `details`),
+    with the values we sent blanked out: {"requester": [{"error": ..., "description": ...}]}.
+    """
+
+    def __init__(self, message: str, details: Optional[dict] = None):
+        super().__init__(message)
+        self.details = details
+
+
+class RequesterSuspendedError(PermanentBackendError):
+    """The requester's account in the backend is suspended, so a ticket naming them is refused.
+    The delivery loop files the ticket without a requester instead."""
+
+
+class TicketNotFoundError(PermanentBackendError):
+    """A ticket we filed is gone from the backend (deleted or merged away)."""
 
 
 class TicketBackend:

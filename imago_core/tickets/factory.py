@@ -2,7 +2,10 @@
 
     TICKET_BACKEND=local    (default) no backend: the project's own database is the queue
     TICKET_BACKEND=rt       RT_URL, RT_QUEUE (default General), RT_TOKEN or RT_USER + RT_PASSWORD
-    TICKET_BACKEND=zendesk  ZENDESK_SUBDOMAIN or ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_TOKEN
+    TICKET_BACKEND=zendesk  ZENDESK_SUBDOMAIN or ZENDESK_URL, and OAuth: ZENDESK_CLIENT_ID +
+                            ZENDESK_CLIENT_SECRET (client credentials), or ZENDESK_ACCESS_TOKEN +
+                            ZENDESK_REFRESH_TOKEN (+ ZENDESK_CLIENT_ID); deprecated until 30 April
+                            2027: ZENDESK_EMAIL + ZENDESK_TOKEN
     TICKET_BACKEND=my_package.tickets.JiraBackend
                             a TicketBackend subclass of your own, built by its
                             `from_settings(settings)` classmethod (or with no arguments)
@@ -10,17 +13,23 @@
 
 Everything is read through `imago_core.settings` (one route for configuration).
 `create_backend` returns None for "local": the delivery loop reads None as
-"nothing to deliver". Building a backend opens no connection.
+"nothing to deliver". Building a backend opens no connection. With no argument it
+returns the one backend of the current Settings, built once (an OAuth backend keeps
+its access token between delivery passes instead of asking for a new one each time).
 """
 from __future__ import annotations
 
 import importlib
-from typing import Any, List, Mapping, Optional, Union
+import logging
+import threading
+from typing import Any, List, Mapping, Optional, Tuple, Union
 from urllib.parse import urlsplit, urlunsplit
 
 from imago_core.settings import ConfigError, Settings, get_settings, load_settings
 
 from .base import TicketBackend
+
+logger = logging.getLogger(__name__)
 
 BUILT_IN = ("local", "rt", "zendesk")
 
@@ -49,13 +58,6 @@ def _missing_rt(settings: Settings) -> List[str]:
     return missing
 
 
-def _missing_zendesk(settings: Settings) -> List[str]:
-    missing = [] if (settings.zendesk_subdomain or settings.zendesk_url) else ["ZENDESK_SUBDOMAIN (or ZENDESK_URL)"]
-    missing += [name for name, value in (("ZENDESK_EMAIL", settings.zendesk_email),
-                                         ("ZENDESK_TOKEN", settings.zendesk_token)) if not value]
-    return missing
-
-
 def _custom_class(path: str) -> type:
     module_name, _, class_name = path.rpartition(".")
     try:
@@ -75,9 +77,25 @@ def _check_type(name: str) -> str:
     )
 
 
+_built: Optional[Tuple[Settings, Optional[TicketBackend]]] = None
+_built_lock = threading.Lock()
+
+
 def create_backend(source: SettingsLike = None) -> Optional[TicketBackend]:
     """The configured backend, or None for "local". Raises ConfigError naming what is missing."""
-    settings = _settings(source)
+    global _built
+    if source is None:
+        settings = get_settings()
+        with _built_lock:
+            if _built is None or _built[0] is not settings:
+                backend = _build(settings)
+                logger.info(describe_backend(settings))
+                _built = (settings, backend)
+            return _built[1]
+    return _build(_settings(source))
+
+
+def _build(settings: Settings) -> Optional[TicketBackend]:
     name = _check_type(settings.ticket_backend)
     if name == "local":
         return None
@@ -96,18 +114,14 @@ def create_backend(source: SettingsLike = None) -> Optional[TicketBackend]:
             timeout=settings.ticket_timeout,
         )
     if name == "zendesk":
-        missing = _missing_zendesk(settings)
+        missing = settings.zendesk.missing()
         if missing:
             raise ConfigError("TICKET_BACKEND=zendesk needs " + ", ".join(missing))
         from .zendesk import ZendeskBackend
+        from .zendesk_auth import auth_from_settings
 
-        return ZendeskBackend(
-            email=settings.zendesk_email,
-            api_token=settings.zendesk_token,
-            subdomain=settings.zendesk_subdomain,
-            url=settings.zendesk_url,
-            timeout=settings.ticket_timeout,
-        )
+        return ZendeskBackend(url=settings.zendesk.base_url, timeout=settings.ticket_timeout,
+                              auth=auth_from_settings(settings.zendesk))
     backend_class = _custom_class(name)
     from_settings = getattr(backend_class, "from_settings", None)
     return from_settings(settings) if callable(from_settings) else backend_class()
@@ -142,11 +156,16 @@ def describe_backend(source: SettingsLike = None) -> str:
             f"(queue {settings.rt_queue}, {auth} auth, timeout {timeout})"
         )
     if name == "zendesk":
-        missing = _missing_zendesk(settings)
+        zendesk = settings.zendesk
+        missing = zendesk.missing()
         if missing:
             return "ticket backend: zendesk, not configured (missing " + ", ".join(missing) + ")"
-        url = settings.zendesk_url or f"https://{settings.zendesk_subdomain}.zendesk.com"
-        return f"ticket backend: zendesk at {_public_url(url)} (API token auth, timeout {timeout})"
+        auth = {
+            "client_credentials": f"OAuth client credentials, scopes {zendesk.scope}",
+            "token_pair": "OAuth access + refresh token",
+            "api_token": "API token auth, DEPRECATED: Zendesk switches API tokens off on 30 April 2027",
+        }[zendesk.auth_mode]
+        return f"ticket backend: zendesk at {_public_url(zendesk.base_url)} ({auth}, timeout {timeout})"
     return f"ticket backend: {name} (your own class)"
 
 

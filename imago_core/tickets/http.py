@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 import requests
 
@@ -64,12 +64,15 @@ class HttpApi:
         *,
         timeout: float,
         creating: bool = False,
+        passthrough: Collection[int] = (),
         **kwargs: Any,
     ) -> requests.Response:
         """One request; failures become Transient/PermanentBackendError, never with personal data.
 
         `creating` marks a call that creates something: when it fails after the
-        request may have reached the server, the error is `ambiguous`.
+        request may have reached the server, the error is `ambiguous`. Answers with
+        a status in `passthrough` are returned for the caller to read (a backend's
+        own error handling), and it can still call `raise_for_status` on them.
         """
         try:
             response = session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
@@ -88,8 +91,15 @@ class HttpApi:
         except requests.RequestException as exc:
             raise PermanentBackendError(f"{self.name} {what}: request failed ({type(exc).__name__})") from exc
 
-        if response.ok:
+        if response.ok or response.status_code in passthrough:
             return response
+        self.raise_for_status(response, what, creating=creating)
+        return response  # pragma: no cover - raise_for_status always raises for a failed answer
+
+    def raise_for_status(self, response: requests.Response, what: str, *, creating: bool = False) -> None:
+        """Raises the Transient/PermanentBackendError a failed answer means."""
+        if response.ok:
+            return
         code = response.status_code
         detail = safe_detail(self.server_message(response))
         if code == 429:
