@@ -136,7 +136,7 @@ def _parallel_identical_requests(count: int):
     return views
 
 
-def assert_one_reference_for_parallel_requests(count: int = 12) -> None:
+def assert_one_reference_for_parallel_requests(count: int = 12, rows_before: int = 0) -> None:
     from sqlalchemy import func, select
 
     from imago_core.db import session_scope
@@ -147,7 +147,7 @@ def assert_one_reference_for_parallel_requests(count: int = 12) -> None:
     assert len({v.reference for v in views}) == 1, sorted({v.reference for v in views})
     assert sum(not v.duplicate for v in views) == 1
     with session_scope() as session:
-        assert session.execute(select(func.count()).select_from(PrivacyRequest)).scalar_one() == 1
+        assert session.execute(select(func.count()).select_from(PrivacyRequest)).scalar_one() == rows_before + 1
 
 
 def test_parallel_identical_requests_get_one_reference_on_sqlite(isolated_env):
@@ -162,3 +162,38 @@ def test_a_closed_request_frees_its_type_for_a_new_one(isolated_env):
     second = record_request("again@example.org", RequestType.EXPORT, None, "rest", "c2")
     assert not second.duplicate and second.reference != first.reference
     assert record_request("again@example.org", RequestType.EXPORT, None, "rest", "c3").reference == second.reference
+
+
+def test_a_database_from_an_older_release_gets_the_new_columns(tmp_path, monkeypatch):
+    """A privacy_requests table as the first release made it: the new nullable columns are
+    added in place (with the unique open-request index), rows kept, and the rule holds."""
+    from sqlalchemy import create_engine, inspect
+
+    from imago_core import db as db_module
+    from imago_core.settings import reset_settings_cache
+
+    path = tmp_path / "old.db"
+    old = create_engine(f"sqlite:///{path}")
+    with old.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE privacy_requests (id INTEGER PRIMARY KEY, reference VARCHAR(16) NOT NULL UNIQUE, "
+            "request_type VARCHAR(32) NOT NULL, email VARCHAR(320) NOT NULL, details TEXT, channel VARCHAR(64), "
+            "conversation_id VARCHAR(255), received_at DATETIME NOT NULL, due_at DATETIME NOT NULL, "
+            "status VARCHAR(32) NOT NULL, status_changed_at DATETIME, backend VARCHAR(32) NOT NULL, "
+            "delivery_state VARCHAR(32) NOT NULL, external_id VARCHAR(64), delivery_attempts INTEGER NOT NULL, "
+            "next_attempt_at DATETIME, last_error VARCHAR(255))")
+        connection.exec_driver_sql(
+            "INSERT INTO privacy_requests VALUES (1, 'PRV-OLD234', 'access', 'old@example.org', NULL, 'rest', 'c0', "
+            "'2026-01-01 00:00:00', '2026-02-01 00:00:00', 'completed', NULL, 'local', 'not_needed', NULL, 0, NULL, NULL)")
+    old.dispose()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("OTP_SECRET", "test-secret-0123456789-abcdefghij")
+    reset_settings_cache()
+    db_module.reset_engine()
+    try:
+        columns = {c["name"] for c in inspect(db_module.get_engine()).get_columns("privacy_requests")}
+        assert "open_key" in columns
+        assert_one_reference_for_parallel_requests(6, rows_before=1)
+    finally:
+        db_module.reset_engine()
+        reset_settings_cache()

@@ -35,7 +35,9 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import requests
 
-from .base import PermanentBackendError, TransientBackendError, retry_after_seconds
+from imago_core.retry_after import retry_after_seconds
+
+from .base import PermanentBackendError, TransientBackendError
 from .http import safe_detail
 
 log = logging.getLogger(__name__)
