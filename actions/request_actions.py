@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from actions import audit
 from actions.db import session_scope
 from actions.models import RequestDraft, RequestType, utcnow
 from actions.policy import get_catalogue
+from actions.private_channel import in_shared_room, move_request
 from actions.privacy_requests import format_date, record_request, requests_for
 from actions.settings import get_settings
 from actions.verification import (
@@ -46,6 +47,7 @@ INTENT_TO_TASK = {
     "request_status": "status",
 }
 FORM_SLOTS = ["email", "otp_code", "correction_details"]
+ACTION_LISTEN = "action_listen"
 CODE_MASK = "******"
 DRAFT_TTL = timedelta(minutes=30)
 _RESEND = re.compile(r"\b(new|another|fresh|resend|re-send|send again|again)\b|did ?n.?t (get|receive|arrive)|not (got|received)|no (code|email)", re.I)
@@ -71,6 +73,10 @@ def _channel(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "unknown"
 
 
+def _latest_metadata(tracker: Tracker) -> Dict[Text, Any]:
+    return tracker.latest_message.get("metadata") or {}
+
+
 def _reset_slots() -> List[Dict[Text, Any]]:
     return [SlotSet(name, None) for name in (*FORM_SLOTS, "task", "reprompted")]
 
@@ -87,6 +93,10 @@ class ActionStartTask(Action):
         if task is None:
             dispatcher.utter_message(response="utter_default")
             return []
+        if in_shared_room(_latest_metadata(tracker)):
+            # Nobody else in the room may see the email or code prompts: no form here.
+            dispatcher.utter_message(json_message=move_request(task))
+            return [FollowupAction(ACTION_LISTEN)]
         await _after_recording()  # make sure the delivery loop runs (e.g. after a restart)
         if task == "status":
             dispatcher.utter_message(text="I can look up your requests once I've checked your email address.")
