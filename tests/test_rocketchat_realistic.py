@@ -212,10 +212,26 @@ async def test_missing_permission_is_named_at_startup_and_handoff_goes_to_staff(
     assert refusal["reason"] == "bot lacks transfer-livechat-guest"
 
 
+async def test_nobody_online_in_the_department_means_no_forward_and_the_truth(servers, fake):
+    fake.grant("transfer-livechat-guest", ["admin", "livechat-manager", "bot"])
+    fake.add_department(DEPARTMENT, ["AGENTID"])
+    fake.users["AGENTID"].online = False
+    harness = await servers.start(fake)
+    reference = escalate(LIVECHAT_ROOM)
+    harness.bot.reply = handoff_reply(reference)
+
+    await deliver(fake, harness, fake.livechat_message(LIVECHAT_ROOM, "I want a person"))
+
+    assert fake.calls(ROOM_FORWARD) == []  # livechat/config said the department is offline
+    assert texts(fake, LIVECHAT_ROOM) == [f"No live agent; the team has {reference}."]
+    assert get_escalation(reference).status == EscalationStatus.WAITING
+
+
 async def test_forward_refused_by_rocketchat_ends_in_an_escalation(servers, fake):
     fake.grant("transfer-livechat-guest", ["admin", "livechat-manager", "bot"])
     fake.add_department(DEPARTMENT, ["AGENTID"])
-    fake.users["AGENTID"].online = False  # nobody online in the department
+    fake.users["AGENTID"].online = False  # nobody online in the department, but
+    fake.accept_chats_with_no_agents = True  # livechat/config says "online" all the same
     harness = await servers.start(fake)
     reference = escalate(LIVECHAT_ROOM)
     harness.bot.reply = handoff_reply(reference)

@@ -21,7 +21,8 @@ How it meets a real Rocket.Chat (files named are in RocketChat/Rocket.Chat unles
   person their own conversation (`conversation_id`), and a privacy request started
   there is moved to a direct message (`im.create`) before anything personal is asked.
 - Hand-off can't strand anyone: the forward's preconditions are checked (permissions
-  at startup, the room's department before each forward); when Rocket.Chat refuses or
+  at startup; before each forward the room's department and whether anyone in the
+  hand-off department is online); when Rocket.Chat refuses anyway or
   no agent is online the escalation stays with the staff console (and ticket) and the
   visitor is told so.
 """
@@ -196,6 +197,9 @@ class RocketChatBot(OutputChannel):
             if info.get("departmentId") == self.handoff_department_id:
                 # Rocket.Chat would answer error-forwarding-chat-same-department.
                 return "room already in the hand-off department"
+        if await self.client.department_online(self.handoff_department_id) is False:
+            # Rocket.Chat would answer error-no-agents-online-in-department.
+            return "no agent online in the hand-off department"
         return None
 
     # -- requests in rooms with several people ----------------------------------------

@@ -184,6 +184,15 @@ class RocketChatClient:
         room = answer.body.get("room") if answer.ok and isinstance(answer.body, dict) else None
         return room if isinstance(room, dict) else None
 
+    async def department_online(self, department_id: Text) -> Optional[bool]:
+        """GET /api/v1/livechat/config?department=: whether the department would take a
+        chat now (online agents; apps/meteor/app/livechat/server/api/v1/config.ts).
+        None when unknown."""
+        answer = await self._call("GET", "livechat/config", None, params={"department": department_id})
+        config = answer.body.get("config") if answer.ok and isinstance(answer.body, dict) else None
+        online = config.get("online") if isinstance(config, dict) else None
+        return online if isinstance(online, bool) else None
+
     async def username_of(self, user_id: Text) -> Optional[Text]:
         """GET /api/v1/users.info?userId=: the username im.create needs."""
         answer = await self._call("GET", "users.info", None, params={"userId": user_id})

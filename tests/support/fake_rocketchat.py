@@ -23,6 +23,10 @@ REST (`/api/v1/...`, auth by `X-Auth-Token` + `X-User-Id`):
   `error-forwarding-chat-same-department`, 400 `error-no-agents-online-in-department`
   (or queued when the department has `allowReceiveForwardOffline`), 400 for a closed
   room; on success the room's `servedBy` becomes an online agent of the department.
+- `GET livechat/config?department=` (apps/meteor/app/livechat/server/api/v1/config.ts,
+  no login needed): `config.online` is true when the department has an online agent or
+  `accept_chats_with_no_agents` (Livechat_accept_chats_with_no_agents) is on
+  (apps/meteor/app/livechat/server/lib/service-status.ts; bot agents not modelled).
 - `GET rooms.info`, `GET users.info`, `POST im.create` (direct message ids as in
   apps/meteor/app/lib/server/functions/createDirectRoom.ts), `GET me`,
   `GET permissions.listAll` (apps/meteor/app/api/server/v1/permissions.ts).
@@ -64,6 +68,7 @@ USERS_INFO = "/api/v1/users.info"
 IM_CREATE = "/api/v1/im.create"
 ME = "/api/v1/me"
 PERMISSIONS = "/api/v1/permissions.listAll"
+LIVECHAT_CONFIG = "/api/v1/livechat/config"
 
 # Default role grants of the permissions that matter here (permissions.ts).
 DEFAULT_PERMISSIONS = {
@@ -141,6 +146,7 @@ class FakeRocketChat:
         self.rate_limit_calls = rate_limit_calls  # API_Enable_Rate_Limiter_Limit_Calls_Default
         self.rate_limit_window = rate_limit_window  # ..._Limit_Time_Default (60000 ms)
         self.permissions: Dict[str, List[str]] = {k: list(v) for k, v in DEFAULT_PERMISSIONS.items()}
+        self.accept_chats_with_no_agents = False  # Livechat_accept_chats_with_no_agents
         self.users: Dict[str, User] = {}
         self.rooms: Dict[str, Room] = {}
         self.departments: Dict[str, Department] = {}
@@ -361,7 +367,8 @@ class FakeRocketChat:
         routes = {("POST", LOGIN): None, ("POST", POST_MESSAGE): self._post_message,
                   ("POST", ROOM_FORWARD): self._room_forward, ("GET", ROOMS_INFO): self._rooms_info,
                   ("GET", USERS_INFO): self._users_info, ("POST", IM_CREATE): self._im_create,
-                  ("GET", ME): self._me, ("GET", PERMISSIONS): self._permissions_list}
+                  ("GET", ME): self._me, ("GET", PERMISSIONS): self._permissions_list,
+                  ("GET", LIVECHAT_CONFIG): self._livechat_config}
         if (method, path) not in routes:
             return 404, {"success": False, "error": "Not found"}, {}
         queue = self._faults.get(path)
@@ -372,6 +379,9 @@ class FakeRocketChat:
             return fault.status, _error_body(path, fault.status), fault.headers
         if path == LOGIN:
             return self._login(body)
+        if path == LIVECHAT_CONFIG:  # public: the widget asks it before anyone logs in
+            status, answer = self._livechat_config(None, body)
+            return status, answer, {}
         user = self._authenticated(headers)
         if user is None:
             return 401, _error_body(path, 401), {}
@@ -454,6 +464,13 @@ class FakeRocketChat:
             return 400, {"success": False, "error": "error-no-agents-online-in-department"}
         room.department_id, room.served_by = target, online[0]
         return 200, {"success": True}
+
+    def _livechat_config(self, _user: Optional[User], query: Dict[str, Any]):
+        department = self.departments.get(query.get("department"))
+        agents = department.agents if department else [u._id for u in self.users.values()
+                                                         if "livechat-agent" in u.roles and u._id != self.bot_user_id]
+        online = self.accept_chats_with_no_agents or any(self.users[a].online for a in agents)
+        return 200, {"success": True, "config": {"enabled": True, "online": online}}
 
     def _rooms_info(self, user: User, query: Dict[str, Any]):
         room = self.rooms.get(query.get("roomId"))
