@@ -16,7 +16,8 @@ MOVE_KEY = "imago_move_private"  # custom JSON the RocketChat connector acts on
 
 TASK_WORDS = {
     "access": "a copy of your data", "deletion": "deleting your data", "correction": "correcting your data",
-    "export": "an export of your data", "marketing_optout": "a marketing opt-out", "status": "the status of your requests",
+    "export": "an export of your data", "marketing_optout": "a marketing opt-out",
+    "status": "the status of your requests",
 }
 
 

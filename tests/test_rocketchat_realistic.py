@@ -186,7 +186,8 @@ def handoff_reply(reference: str):
 
 
 def escalate(room: str) -> str:
-    return create_escalation(room, "rocketchat", "asked", [{"event": "user", "text": "a person please"}], None).reference
+    events = [{"event": "user", "text": "a person please"}]
+    return create_escalation(room, "rocketchat", "asked", events, None).reference
 
 
 def audit_events(name: str) -> List[Dict[str, Any]]:

@@ -211,7 +211,8 @@ class RocketChatBot(OutputChannel):
             username = await self.client.username_of(user_id)
             direct = await self.client.create_direct_room(username) if username else None
         if direct is None:
-            await self.client.post_message(room, {"text": move.get("failed_text") or "Please write to me in a direct message."})
+            refusal = move.get("failed_text") or "Please write to me in a direct message."
+            await self.client.post_message(room, {"text": refusal})
             return False
         await self.client.post_message(room, {"text": move.get("moved_text") or "I've sent you a direct message."})
         intent = move.get("intent")
