@@ -40,11 +40,20 @@ class ActionHandoff(Action):
         )
         settings = get_settings()
         if _is_livechat(tracker):
-            # The RocketChat connector forwards the room to the human department.
-            dispatcher.utter_message(
-                text="I'm transferring you to a person from IMAGO's privacy team now. Please stay in this chat.",
-                json_message={"imago_handoff": {"escalation": escalation.reference}},
-            )
+            # The RocketChat connector forwards the room to the human department and
+            # posts the texts that match what happened: it alone knows whether
+            # Rocket.Chat accepted the forward (permissions, department, agents online).
+            dispatcher.utter_message(json_message={"imago_handoff": {
+                "escalation": escalation.reference,
+                # Posted before the forward is asked for: once it succeeds, the bot has left the room.
+                "connecting_text": "I'm asking a person from IMAGO's privacy team to take over this chat. "
+                                   "Please stay here.",
+                "fallback_text": f"I couldn't connect you to a live agent in this chat right now. I've passed "
+                                 f"this conversation to IMAGO's privacy team instead (reference "
+                                 f"{escalation.reference}); a member of staff will reply right here, "
+                                 f"{settings.handoff_wait}. Until then I'll stay quiet; anything you write is "
+                                 f"kept for them. You can also write to {settings.privacy_team_email}.",
+            }})
         else:
             follow_up = (f" If you have to leave, they can reach you at the address you verified."
                          if verified else

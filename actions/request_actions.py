@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from imago_core import audit
 from imago_core.db import session_scope
 from imago_core.models import RequestDraft, RequestType, utcnow
 from imago_core.policy import get_catalogue
+from imago_core.private_channel import in_shared_room, move_request
 from imago_core.privacy_requests import format_date, record_request, requests_for
 from imago_core.settings import get_settings
 from imago_core.verification import (
@@ -46,6 +47,7 @@ INTENT_TO_TASK = {
     "request_status": "status",
 }
 FORM_SLOTS = ["email", "otp_code", "correction_details"]
+ACTION_LISTEN = "action_listen"
 CODE_MASK = "******"
 DRAFT_TTL = timedelta(minutes=30)
 _RESEND = re.compile(r"\b(new|another|fresh|resend|re-send|send again|again)\b|did ?n.?t (get|receive|arrive)|not (got|received)|no (code|email)", re.I)
@@ -83,6 +85,10 @@ def client_address(tracker: Tracker) -> Optional[str]:
     return None
 
 
+def _latest_metadata(tracker: Tracker) -> Dict[Text, Any]:
+    return tracker.latest_message.get("metadata") or {}
+
+
 def _reset_slots() -> List[Dict[Text, Any]]:
     return [SlotSet(name, None) for name in (*FORM_SLOTS, "task", "reprompted")]
 
@@ -99,6 +105,10 @@ class ActionStartTask(Action):
         if task is None:
             dispatcher.utter_message(response="utter_default")
             return []
+        if in_shared_room(_latest_metadata(tracker)):
+            # Nobody else in the room may see the email or code prompts: no form here.
+            dispatcher.utter_message(json_message=move_request(task))
+            return [FollowupAction(ACTION_LISTEN)]
         await _after_recording()  # make sure the delivery loop runs (e.g. after a restart)
         if task == "status":
             dispatcher.utter_message(text="I can look up your requests once I've checked your email address.")

@@ -127,3 +127,24 @@ def set_escalation_status(reference: str, status: EscalationStatus, actor: str) 
         audit.record("escalation_" + status.name.lower(), conversation_id=row.conversation_id, actor=actor,
                      session=session, detail={"escalation": reference})
         return row
+
+
+def record_forward_outcome(reference: str, forwarded: bool, reason: str) -> Optional[Escalation]:
+    """What became of a livechat hand-off that Rocket.Chat was asked to forward.
+
+    Forwarded: the room is with Rocket.Chat's human agents now, so the escalation
+    leaves the staff console's queue (status FORWARDED). Refused (missing permission,
+    same department, no agent online...): the escalation stays WAITING, so the staff
+    console (and the ticket, when a backend is configured) remains the way a person
+    reaches the visitor; the reason is kept in the audit log.
+    """
+    with session_scope() as session:
+        row = session.execute(select(Escalation).where(Escalation.reference == reference)).scalar_one_or_none()
+        if row is None:
+            return None
+        if forwarded:
+            row.status, row.updated_at = EscalationStatus.FORWARDED, utcnow()
+        audit.record("escalation_forwarded" if forwarded else "escalation_forward_refused",
+                     conversation_id=row.conversation_id, session=session,
+                     detail={"escalation": reference, "reason": reason[:120]})
+        return row

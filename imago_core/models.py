@@ -198,3 +198,17 @@ class Escalation(Base):
     status = Column(_enum(EscalationStatus), nullable=False, default=EscalationStatus.WAITING)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
     external_id = Column(String(64))  # ticket in the configured backend, when filed there
+
+
+class InboundMarker(Base):
+    """One row per inbound event already taken (a chat message id, a closed room).
+
+    The unique key makes "first one wins" hold across re-sends and across replicas
+    sharing the database; rows are purged after a day (see actions/message_dedup.py).
+    """
+
+    __tablename__ = "inbound_markers"
+
+    id = Column(Integer, primary_key=True)
+    key = Column(String(255), nullable=False, unique=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)

@@ -1,44 +1,42 @@
-"""The RocketChat connector, served by a real Sanic server, talking to a fake RocketChat.
-
-The blueprint is registered with Rasa's own `register()` (so the route is exactly
-/webhooks/rocketchat/webhook) and `app.ctx.agent.handle_message` is a recording bot
-whose replies go through the connector's output channel to the fake server.
+"""The RocketChat connector, served by a real Sanic server, talking to the fake Rocket.Chat
+(tests/support/fake_rocketchat.py): payload shapes, secrets, what is ignored, replies,
+logins and retries. The behaviours a real server forces (re-sends, hand-off refusals,
+rooms with several people, rate-limit headers) are in test_rocketchat_realistic.py.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import socket
-import uuid
-from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
-import aiohttp
 import pytest
-from rasa.core.channels.channel import UserMessage, register
 from rasa.shared.exceptions import RasaException
 from rasa.shared.utils.common import class_from_module_path
-from sanic import Sanic
 
 from extensions.channels.rocketchat import (
-    LIVECHAT_TOKEN_HEADER,
-    RETRY_AFTER_CAP,
+    RATE_LIMIT_WAIT_CAP,
     RocketChatBot,
     RocketChatClient,
     RocketChatInput,
     room_ref,
 )
 from tests.support.fake_rocketchat import POST_MESSAGE, ROOM_FORWARD, FakeRocketChat
+from tests.support.rocketchat_harness import (
+    BOT_PASSWORD,
+    BOT_USER,
+    DEPARTMENT,
+    LIVECHAT_TOKEN,
+    WEBHOOK_TOKEN,
+    Harness,
+    SanicServers,
+    make_client,
+)
 
-BOT_USER = "privacy-bot"
-BOT_PASSWORD = "bot-password"
-WEBHOOK_TOKEN = "outgoing-secret"
-LIVECHAT_TOKEN = "livechat-secret"
-DEPARTMENT = "privacy-team-dept"
 ROOM = "GENERALROOMID"
 LIVECHAT_ROOM = "LIVECHATROOMID"
 LOGGER = "extensions.channels.rocketchat"
+_ids = iter(range(1, 10_000))
 
 
 def webhook_payload(text: str = "hello", **overrides: Any) -> Dict[str, Any]:
@@ -47,7 +45,7 @@ def webhook_payload(text: str = "hello", **overrides: Any) -> Dict[str, Any]:
         "bot": False,
         "channel_id": ROOM,
         "channel_name": "general",
-        "message_id": "MSG1",
+        "message_id": f"MSG{next(_ids)}",
         "timestamp": "2024-05-01T10:00:00.000Z",
         "user_id": "ALICEID",
         "user_name": "alice",
@@ -69,7 +67,7 @@ def livechat_payload(
         "email": [{"address": "visitor@example.com"}],
     }
     if messages is None:
-        messages = [{"_id": "LMSG1", "username": "guest-1", "msg": text, "ts": "2024-05-01T10:00:00Z"}]
+        messages = [{"_id": f"LMSG{next(_ids)}", "username": "guest-1", "msg": text, "ts": "2024-05-01T10:00:00Z"}]
     return {
         "_id": LIVECHAT_ROOM,
         "label": "Visitor",
@@ -81,105 +79,41 @@ def livechat_payload(
 
 
 def agent_message(text: str = "an agent speaks", username: str = "bob") -> Dict[str, Any]:
-    return {"_id": "LMSG2", "username": username, "msg": text, "agentId": "BOBID"}
-
-
-class RecordingBot:
-    """Stands in for the Rasa agent: records each UserMessage and replies to it."""
-
-    def __init__(self) -> None:
-        self.messages: List[UserMessage] = []
-        self.reply: Callable[[UserMessage], Dict[str, Any]] = lambda m: {"text": f"echo: {m.text}"}
-
-    async def handle_message(self, message: UserMessage) -> None:
-        self.messages.append(message)
-        await message.output_channel.send_response(message.sender_id, self.reply(message))
-
-
-@dataclass
-class Harness:
-    url: str
-    http: aiohttp.ClientSession
-    channel: RocketChatInput
-    bot: RecordingBot
-    fake: FakeRocketChat
-    delays: List[float]
-
-    @property
-    def webhook_url(self) -> str:
-        return f"{self.url}/webhooks/rocketchat/webhook"
-
-    async def post(self, payload: Any, headers: Optional[Dict[str, str]] = None):
-        async with self.http.post(self.webhook_url, json=payload, headers=headers or {}) as resp:
-            return resp.status, await resp.json(content_type=None)
-
-    async def post_livechat(self, payload: Dict[str, Any], token: Optional[str] = LIVECHAT_TOKEN):
-        headers = {LIVECHAT_TOKEN_HEADER: token} if token is not None else {}
-        return await self.post(payload, headers)
+    return {"_id": f"LMSG{next(_ids)}", "username": username, "msg": text, "agentId": "BOBID"}
 
 
 @pytest.fixture
 def fake():
     with FakeRocketChat(user=BOT_USER, password=BOT_PASSWORD) as server:
+        server.add_user("ALICEID", "alice")
+        server.add_channel(ROOM, ["ALICEID", "BOBID", "BOTUSERID"])
         yield server
 
 
-def make_client(fake: FakeRocketChat, delays: List[float], timeout: float = 5) -> RocketChatClient:
-    """A client whose retry waits are recorded in `delays` instead of slept."""
-
-    async def record_sleep(seconds: float) -> None:
-        delays.append(seconds)
-
-    return RocketChatClient(BOT_USER, BOT_PASSWORD, fake.url, timeout=timeout, sleep=record_sleep)
-
-
 @pytest.fixture
-async def start_server(fake, monkeypatch):
+async def start_server(fake, isolated_env, monkeypatch):
     """Starts a Sanic app serving the connector; keyword args configure the channel."""
+    from sanic import Sanic
+
     # Sanic 21.12 rewrites some of its own methods at the first app start; test mode
     # keeps the originals so that each test can start a fresh app (as sanic_testing does).
     monkeypatch.setattr(Sanic, "test_mode", True)
-    started = []
+    servers = SanicServers()
 
     async def start(**channel_config: Any) -> Harness:
-        delays: List[float] = []
-        config = dict(
-            webhook_token=WEBHOOK_TOKEN,
-            livechat_token=LIVECHAT_TOKEN,
-            handoff_department_id=DEPARTMENT,
-        )
-        config.update(channel_config)
-        channel = RocketChatInput(
-            BOT_USER, BOT_PASSWORD, fake.url, client=make_client(fake, delays), **config
-        )
-        bot = RecordingBot()
-        app = Sanic(f"rocketchat_test_{uuid.uuid4().hex}", configure_logging=False)
-        app.ctx.agent = SimpleNamespace(handle_message=bot.handle_message)
-        register([channel], app, route="/webhooks/")
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-        await server.startup()
-        await server.before_start()
-        await server.after_start()
-        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        started.append((server, http))
-        return Harness(f"http://127.0.0.1:{port}", http, channel, bot, fake, delays)
+        return await servers.start(fake, **channel_config)
 
     yield start
-
-    for server, http in started:
-        await http.close()
-        await server.before_stop()
-        await server.close()
-        await server.after_stop()
+    await servers.close()
 
 
 @pytest.fixture
 async def harness(start_server) -> Harness:
     return await start_server()
+
+
+def message_calls(fake: FakeRocketChat):
+    return fake.calls(POST_MESSAGE)
 
 
 def our_log_text(caplog) -> str:
@@ -192,34 +126,34 @@ def our_log_text(caplog) -> str:
 async def test_outgoing_webhook_reaches_bot_per_room(harness):
     status, body = await harness.post(webhook_payload("what data do you keep?"))
 
-    assert (status, body) == (200, {"status": "ok"})
+    assert (status, body) == (200, {"status": "accepted"})
     [message] = harness.bot.messages
     assert message.text == "what data do you keep?"
-    assert message.sender_id == ROOM
+    assert message.sender_id == f"rc:{ROOM}:ALICEID"  # a room with several people: (room, user)
     assert message.input_channel == "rocketchat"
-    assert message.message_id == "MSG1"
-    assert message.metadata == {"shape": "webhook", "room_id": ROOM, "user_id": "ALICEID", "message_id": "MSG1"}
+    assert message.message_id.startswith("MSG")
+    assert message.metadata == {"shape": "webhook", "room_id": ROOM, "user_id": "ALICEID",
+                                "message_id": message.message_id, "room_kind": "shared"}
     assert harness.fake.posted_messages() == [{"roomId": ROOM, "text": "echo: what data do you keep?"}]
 
 
 async def test_livechat_visitor_message_reaches_bot_per_room(harness):
     status, body = await harness.post_livechat(livechat_payload("delete my data"))
 
-    assert (status, body) == (200, {"status": "ok"})
+    assert (status, body) == (200, {"status": "accepted"})
     [message] = harness.bot.messages
     assert message.text == "delete my data"
-    assert message.sender_id == LIVECHAT_ROOM
-    assert message.metadata == {
-        "shape": "livechat", "room_id": LIVECHAT_ROOM, "visitor_id": "VISITORID", "message_id": "LMSG1"
-    }
+    assert message.sender_id == f"rc:{LIVECHAT_ROOM}"  # prefixed: never collides with other channels
+    assert message.metadata == {"shape": "livechat", "room_id": LIVECHAT_ROOM, "room_kind": "livechat",
+                                "visitor_id": "VISITORID", "message_id": message.message_id}
     assert harness.fake.posted_messages() == [{"roomId": LIVECHAT_ROOM, "text": "echo: delete my data"}]
 
 
 async def test_livechat_passes_only_the_visitors_messages(harness):
     messages = [
         agent_message("agent text"),
-        {"_id": "LMSG3", "username": "guest-1", "msg": "visitor text"},
-        {"_id": "LMSG4", "username": BOT_USER, "msg": "bot text", "agentId": "BOTUSERID"},
+        {"_id": "LMSG3X", "username": "guest-1", "msg": "visitor text"},
+        {"_id": "LMSG4X", "username": BOT_USER, "msg": "bot text", "agentId": "BOTUSERID"},
     ]
     status, _ = await harness.post_livechat(livechat_payload(messages=messages))
 
@@ -258,7 +192,7 @@ async def test_outgoing_webhook_token_is_checked(harness, token, expected_status
     assert status == expected_status
     assert body["status"] == "refused"
     assert harness.bot.messages == []
-    assert harness.fake.requests == []
+    assert message_calls(harness.fake) == []
 
 
 @pytest.mark.parametrize("token, expected_status", [(None, 401), ("", 401), ("wrong-secret", 403)])
@@ -320,9 +254,10 @@ async def test_livechat_session_events_are_ignored(harness, event_type):
         [{"_id": "LMSG5", "username": BOT_USER, "msg": "bot reply echoed back"}],
         [{"_id": "LMSG6", "username": "guest-1", "msg": "bye", "closingMessage": True}],
         [{"_id": "LMSG7", "username": "guest-1", "msg": "   "}],
+        [{"_id": "LMSG8", "username": "guest-1", "msg": "edited", "editedAt": "2024-05-01T10:01:00Z"}],
         [],
     ],
-    ids=["agent", "bot-as-agent", "bot-username", "closing", "blank", "none"],
+    ids=["agent", "bot-as-agent", "bot-username", "closing", "blank", "edited", "none"],
 )
 async def test_livechat_messages_not_from_the_visitor_are_ignored(harness, messages):
     status, body = await harness.post_livechat(livechat_payload(messages=messages))
@@ -348,7 +283,7 @@ async def test_outgoing_webhook_bot_and_empty_messages_are_ignored(harness, over
 
     assert (status, body["status"]) == (200, "ignored")
     assert harness.bot.messages == []
-    assert harness.fake.requests == []
+    assert message_calls(harness.fake) == []
 
 
 async def test_message_from_bots_user_id_is_ignored_once_logged_in(harness):
@@ -397,10 +332,10 @@ async def test_paragraphs_are_sent_as_separate_messages(harness):
 
 async def test_login_happens_once_for_several_messages(harness):
     for n in range(3):
-        await harness.post(webhook_payload(f"message {n}", message_id=f"M{n}"))
+        await harness.post(webhook_payload(f"message {n}"))
     await harness.post_livechat(livechat_payload("livechat message"))
 
-    assert harness.fake.login_count() == 1
+    assert harness.fake.login_count() == 1  # the startup check's login, shared
     assert len(harness.fake.posted_messages()) == 4
     tokens = {r.headers["x-auth-token"] for r in harness.fake.calls(POST_MESSAGE)}
     assert len(tokens) == 1
@@ -445,15 +380,16 @@ async def test_concurrent_replies_with_expired_token_log_in_once(fake):
 
 async def test_failed_login_is_logged_and_next_message_logs_in(harness, caplog):
     caplog.set_level(logging.INFO, logger=LOGGER)
+    harness.fake.expire_all_tokens()
     harness.fake.fail_next_login(401)
 
-    status, _ = await harness.post(webhook_payload("first try"))
+    status, _ = await harness.post_livechat(livechat_payload("first try"))
     assert status == 200
     assert harness.fake.posted_messages() == []
     assert "login failed (status 401)" in our_log_text(caplog)
 
-    await harness.post(webhook_payload("second try"))
-    assert harness.fake.login_count() == 2
+    await harness.post_livechat(livechat_payload("second try"))
+    assert harness.fake.login_count() == 3  # startup, the refused one, the new one
     assert [b["text"] for b in harness.fake.posted_messages()] == ["echo: second try"]
 
 
@@ -472,7 +408,7 @@ async def test_long_retry_after_is_capped(harness):
 
     await harness.post(webhook_payload("rate limited"))
 
-    assert harness.delays == [RETRY_AFTER_CAP]
+    assert harness.delays == [RATE_LIMIT_WAIT_CAP]
     assert len(harness.fake.posted_messages()) == 1
 
 
@@ -493,11 +429,11 @@ async def test_persistent_500_gives_up_and_logs_without_personal_data(harness, c
 
     status, body = await harness.post(webhook_payload("my passport number is X123"))
 
-    assert (status, body) == (200, {"status": "ok"})
+    assert (status, body) == (200, {"status": "accepted"})
     assert len(harness.fake.calls(POST_MESSAGE)) == 3
     assert harness.fake.posted_messages() == []
     errors = [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.ERROR]
-    assert errors == [f"RocketChat chat.postMessage failed for room {room_ref(ROOM)} (status 500)"]
+    assert errors == [f"RocketChat chat.postMessage failed for room {room_ref(ROOM)} (status 500: fake error 500)"]
     logged = our_log_text(caplog)
     assert "X123" not in logged and "passport" not in logged
     assert ROOM not in logged and "alice" not in logged
@@ -536,7 +472,7 @@ async def test_timeout_is_not_repeated(fake, caplog):
     calls = await asyncio.to_thread(fake.wait_for_calls, POST_MESSAGE, 2)
     assert [c.body["text"] for c in calls] == ["warm up", "slow"]
     assert "timed out" in our_log_text(caplog)
-    assert "(status None)" in our_log_text(caplog)
+    assert "(no answer)" in our_log_text(caplog)
 
 
 async def test_custom_json_is_posted_as_a_message_body(harness):
@@ -548,10 +484,48 @@ async def test_custom_json_is_posted_as_a_message_body(harness):
     ]
 
 
-# -- hand-off ----------------------------------------------------------------------
+# -- replies are what Rocket.Chat's chat.postMessage schema accepts ---------------------
+
+
+async def test_custom_json_unknown_keys_are_dropped_not_sent(harness, caplog):
+    harness.bot.reply = lambda m: {"custom": {"text": "hi", "blocks": [], "imago_internal": 1}}
+    await harness.post(webhook_payload())
+
+    [call] = message_calls(harness.fake)
+    assert call.status == 200
+    assert call.body == {"text": "hi", "roomId": ROOM}
+    assert "dropped keys Rocket.Chat refuses: blocks, imago_internal" in our_log_text(caplog)
+
+
+async def test_custom_json_with_channel_sends_no_room_id(harness):
+    harness.bot.reply = lambda m: {"custom": {"channel": "#privacy", "text": "to the channel"}}
+    await harness.post(webhook_payload())
+
+    [call] = message_calls(harness.fake)
+    assert (call.status, call.body) == (200, {"channel": "#privacy", "text": "to the channel"})
+
+
+def test_fake_refuses_what_real_rocketchat_refuses(fake):
+    # The fake's schema check is what makes the two tests above meaningful.
+    import requests
+
+    token = fake.personal_access_token()
+    headers = {"X-Auth-Token": token, "X-User-Id": fake.bot_user_id}
+    for body in ({"roomId": ROOM, "channel": "#x", "text": "both"}, {"roomId": ROOM, "text": "x", "extra": 1},
+                 {"text": "no room"}, {"channel": "#x", "tmid": "T1", "text": "tmid needs roomId"}):
+        answer = requests.post(f"{fake.url}{POST_MESSAGE}", json=body, headers=headers, timeout=5)
+        assert answer.status_code == 400, body
+        assert answer.json()["errorType"] == "invalid-params"
+
+
+# -- hand-off basics (refusals and escalation: test_rocketchat_realistic.py) ---------------
 
 
 async def test_forward_to_department_calls_room_forward(harness):
+    harness.fake.grant("transfer-livechat-guest", ["livechat-manager", "livechat-monitor", "admin", "bot"])
+    harness.fake.add_user("AGENTID", "agent-anna", ["user", "livechat-agent"])
+    harness.fake.add_department(DEPARTMENT, ["AGENTID"])
+    harness.fake.add_livechat_room(LIVECHAT_ROOM)
     output = harness.channel.get_output_channel()
     assert isinstance(output, RocketChatBot)
 
@@ -563,30 +537,16 @@ async def test_forward_to_department_calls_room_forward(harness):
     ]
     [call] = harness.fake.calls(ROOM_FORWARD)
     assert call.headers["x-user-id"] == "BOTUSERID"
+    assert harness.fake.rooms[LIVECHAT_ROOM].served_by == "AGENTID"
 
 
-async def test_forward_to_department_reports_failure(harness):
-    harness.fake.fail_next("/api/v1/livechat/room.forward", 400)
+async def test_forward_to_department_reports_refusal(harness):
+    harness.fake.add_livechat_room(LIVECHAT_ROOM)
     output = harness.channel.get_output_channel()
 
+    # The bot has the default roles: no transfer-livechat-guest, so Rocket.Chat says 403.
     assert await output.forward_to_department(LIVECHAT_ROOM, "please") is False
-
-
-async def test_handoff_custom_json_forwards_the_livechat_room(harness):
-    # What action_handoff sends in a livechat room: a text, then the hand-off marker.
-    harness.bot.reply = lambda m: {
-        "text": "I'm transferring you to a person now.",
-        "custom": {"imago_handoff": {"escalation": "ESC-42"}},
-    }
-
-    await harness.post_livechat(livechat_payload("I want to talk to a person"))
-
-    assert harness.fake.posted_messages() == [
-        {"roomId": LIVECHAT_ROOM, "text": "I'm transferring you to a person now."}
-    ]
-    assert harness.fake.forwards() == [
-        {"roomId": LIVECHAT_ROOM, "departmentId": DEPARTMENT, "comment": "Escalation ESC-42"}
-    ]
+    assert [c.status for c in harness.fake.calls(ROOM_FORWARD)] == [403]
 
 
 async def test_forward_without_department_configured_does_nothing(start_server):
@@ -595,10 +555,18 @@ async def test_forward_without_department_configured_does_nothing(start_server):
     moved = await harness.channel.get_output_channel().forward_to_department(LIVECHAT_ROOM, "please")
 
     assert moved is False
-    assert harness.fake.requests == []
+    assert harness.fake.calls(ROOM_FORWARD) == []
 
 
 # -- configuration -----------------------------------------------------------------
+
+
+def test_personal_access_token_replaces_the_password():
+    channel = RocketChatInput.from_credentials({"user": BOT_USER, "server_url": "http://chat.example",
+                                                "auth_token": "pat", "user_id": "BOTUSERID",
+                                                "livechat_token": LIVECHAT_TOKEN})
+    assert channel.client.uses_personal_token
+    assert channel.client.bot_user_id == "BOTUSERID"
 
 
 def test_rasa_builds_channel_from_credentials_yml_block():

@@ -1,56 +1,108 @@
 """RocketChat connector: outgoing webhooks and Omnichannel (livechat) rooms.
 
 Configured in credentials.yml as `extensions.channels.rocketchat.RocketChatInput:`
-with `user`, `password`, `server_url`, `webhook_token`, `livechat_token`,
-`handoff_department_id` (optional) and `timeout` (seconds). Served at
-`/webhooks/rocketchat/webhook`.
+with `user`, `server_url`, either `auth_token` + `user_id` (a personal access token,
+preferred) or `password`, `webhook_token`, `livechat_token`, `handoff_department_id`
+(optional) and `timeout` (seconds). Served at `/webhooks/rocketchat/webhook`.
 
-The conversation (sender id) is the RocketChat room: `channel_id` of an outgoing
-webhook, `_id` of an Omnichannel room. Each user message carries the metadata
-`{"shape": "webhook"|"livechat", "room_id", "message_id", "user_id"|"visitor_id"}`.
-
-Differences from Rasa's built-in `rasa.core.channels.rocketchat`:
-- both webhook secrets are checked (a shape whose secret is not configured is refused);
-- livechat events other than visitor messages, and the bot's own messages, are ignored;
-- replies go through one aiohttp session and one login, never blocking the event loop;
-  expired tokens, 429 and 5xx answers are retried, failures are logged without text.
+How it meets a real Rocket.Chat (files named are in RocketChat/Rocket.Chat unless said):
+- Exactly one turn per message. Rocket.Chat waits `Livechat_http_timeout` (5 s) for
+  the Omnichannel webhook and re-sends after a timeout, a 5xx or a 429, up to 5 times,
+  20 s apart (`apps/meteor/app/livechat/server/lib/webhooks.ts`). So the webhook
+  claims each message `_id` in the database (actions/message_dedup.py: shared by all
+  replicas), answers 200 at once and runs the bot turn in the background.
+- Only the bot's rooms. The Omnichannel webhook fires for every livechat room
+  (`apps/meteor/app/livechat/server/hooks/sendToCRM.ts`; the serving agent is the
+  payload's `agent`). Like Rocket.Chat's Rasa app (RocketChat/Apps.Rasa,
+  `handler/PostMessageSentHandler.ts`), a turn runs only where the serving agent is
+  the bot, never for edited messages (`editedAt`), agents' messages (`agentId`) or
+  closed rooms (the `LivechatSession` close event is remembered in the database).
+- Conversations belong to (room, user): a room with several people gives each
+  person their own conversation (`conversation_id`), and a privacy request started
+  there is moved to a direct message (`im.create`) before anything personal is asked.
+- Hand-off can't strand anyone: the forward's preconditions are checked (permissions
+  at startup; before each forward the room's department and whether anyone in the
+  hand-off department is online); when Rocket.Chat refuses anyway or
+  no agent is online the escalation stays with the staff console (and ticket) and the
+  visitor is told so.
 """
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text, Tuple
 
-import aiohttp
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy.exc import SQLAlchemyError
 
-from imago_core.retry_after import retry_after_seconds  # one Retry-After parser for every client
+from imago_core.handoff import record_forward_outcome
+from imago_core.message_dedup import claim_once, was_claimed
+from extensions.channels.rocketchat_client import (  # noqa: F401 - re-exported for callers and tests
+    DEFAULT_TIMEOUT,
+    RATE_LIMIT_WAIT_CAP,
+    RocketChatClient,
+    room_ref,
+)
 
 logger = logging.getLogger(__name__)
 
 LIVECHAT_TOKEN_HEADER = "X-RocketChat-Livechat-Token"
 SHAPE_WEBHOOK = "webhook"
 SHAPE_LIVECHAT = "livechat"
-# Custom JSON that action_handoff sends to ask for the room to be forwarded to people.
+# Custom JSON the actions send: forward the room to people / continue in private.
 HANDOFF_KEY = "imago_handoff"
+MOVE_KEY = "imago_move_private"
+# What room.forward needs (apps/meteor/app/livechat/server/api/v1/room.ts).
+FORWARD_PERMISSIONS = ("view-l-room", "transfer-livechat-guest")
+BYPASS_RATE_LIMIT = "api-bypass-rate-limit"
 
-DEFAULT_TIMEOUT = 10.0
-MAX_ATTEMPTS = 3
-BACKOFF_BASE = 0.5
-# The webhook answers only after the bot turn, so a long Retry-After is not waited out.
-RETRY_AFTER_CAP = 5.0
+DEFAULT_CONNECTING = "I'm asking a person from the privacy team to take over this chat. Please stay here."
+DEFAULT_FALLBACK = ("I couldn't connect you to a live agent in this chat right now. The privacy team has "
+                    "your conversation and will reply here.")
+TURN_FAILED_TEXT = "Sorry, something went wrong on my side. Please send that again."
 
 
-def room_ref(room_id: Optional[Text]) -> Text:
-    """A short stable reference to a room for logs, which never show the room id."""
-    return hashlib.sha256((room_id or "").encode("utf-8")).hexdigest()[:12]
+# -- conversation ids: kept in these two functions so that the channel prefixes of
+#    issue 9 (e.g. "rc:") can be aligned in one place -----------------------------
+ROOM_USER_SEPARATOR = ":"  # Rocket.Chat ids never contain it
+
+
+# Every RocketChat conversation id starts with this, so it can never be taken for a
+# widget session or a REST sender (`web:`, `rest:`): ids from two channels never collide.
+PREFIX = "rc:"
+
+
+def conversation_id(room_id: Text, user_id: Optional[Text], shared: bool) -> Text:
+    """The Rasa sender id: the room when one person talks there (a DM, a livechat),
+    else (room, user), so that nobody shares another person's verification."""
+    if shared and user_id:
+        return f"{PREFIX}{room_id}{ROOM_USER_SEPARATOR}{user_id}"
+    return PREFIX + room_id
+
+
+def room_and_user(conversation: Text) -> Tuple[Text, Optional[Text]]:
+    """(room, user) of a conversation id; user is None where the room is the conversation."""
+    if conversation.startswith(PREFIX):
+        conversation = conversation[len(PREFIX):]
+    room, _, user = conversation.partition(ROOM_USER_SEPARATOR)
+    return room, user or None
+
+
+def room_of(conversation: Text) -> Text:
+    """The room a conversation's replies go to."""
+    return room_and_user(conversation)[0]
+
+
+def direct_room_id(user_a: Text, user_b: Text) -> Text:
+    """The id Rocket.Chat gives the direct message of two users: their ids sorted and
+    joined (apps/meteor/app/lib/server/functions/createDirectRoom.ts)."""
+    return "".join(sorted([user_a, user_b]))
 
 
 def _token_matches(presented: Any, expected: Text) -> bool:
@@ -59,182 +111,16 @@ def _token_matches(presented: Any, expected: Text) -> bool:
     return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
 
 
-@dataclass(frozen=True)
-class _Login:
-    auth_token: Text
-    user_id: Text
+@dataclass
+class SetupState:
+    """What the startup check learnt about the bot user; shared with the output channel."""
 
-    def headers(self) -> Dict[Text, Text]:
-        return {"X-Auth-Token": self.auth_token, "X-User-Id": self.user_id}
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: Optional[int]  # None: no answer came
-    body: Any = None
-    retry_after: Optional[float] = None
-    worth_repeating: bool = False
-
-
-class RocketChatClient:
-    """The REST client shared by every reply: one HTTP session, one login.
-
-    The aiohttp session is made on first use, inside the running event loop.
-    """
-
-    def __init__(
-        self,
-        user: Text,
-        password: Text,
-        server_url: Text,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_attempts: int = MAX_ATTEMPTS,
-        backoff_base: float = BACKOFF_BASE,
-        retry_after_cap: float = RETRY_AFTER_CAP,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    ) -> None:
-        self.user = user
-        self._password = password
-        self.server_url = (server_url or "").rstrip("/")
-        self.timeout = float(timeout)
-        self.max_attempts = max(1, int(max_attempts))
-        self.backoff_base = backoff_base
-        self.retry_after_cap = retry_after_cap
-        self._sleep = sleep
-        self._session: Optional[aiohttp.ClientSession] = None
-        self._login: Optional[_Login] = None
-        self._login_lock = asyncio.Lock()
+    checked: bool = False
+    missing_permissions: Set[Text] = field(default_factory=set)
 
     @property
-    def bot_user_id(self) -> Optional[Text]:
-        return self._login.user_id if self._login else None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout)
-            )
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
-
-    async def post_message(self, room_id: Text, payload: Dict[Text, Any]) -> bool:
-        """POST /api/v1/chat.postMessage; `payload` holds text and/or attachments."""
-        body = dict(payload)
-        if not body.get("channel"):
-            body.setdefault("roomId", room_id)
-        return await self._call("chat.postMessage", body, room_id)
-
-    async def forward_room(
-        self, room_id: Text, department_id: Text, comment: Optional[Text] = None
-    ) -> bool:
-        """POST /api/v1/livechat/room.forward: hands an Omnichannel room to people."""
-        body: Dict[Text, Any] = {"roomId": room_id, "departmentId": department_id}
-        if comment:
-            body["comment"] = comment
-        return await self._call("livechat/room.forward", body, room_id)
-
-    async def _call(self, endpoint: Text, body: Dict[Text, Any], room_id: Text) -> bool:
-        status: Optional[int] = None
-        answer: Any = None
-        login = await self._current_login()
-        if login is not None:
-            status, answer = await self._post(endpoint, body, login.headers())
-            if status == 401:  # token expired or revoked: one new login, one more try
-                logger.info("RocketChat token refused (401); logging in again")
-                login = await self._current_login(stale=login)
-                if login is not None:
-                    status, answer = await self._post(endpoint, body, login.headers())
-        if login is None:
-            logger.error(
-                "RocketChat %s not sent to room %s: login failed",
-                endpoint, room_ref(room_id),
-            )
-            return False
-        refused = isinstance(answer, dict) and answer.get("success") is False
-        if status is not None and 200 <= status < 300 and not refused:
-            return True
-        logger.error(
-            "RocketChat %s failed for room %s (status %s)",
-            endpoint, room_ref(room_id), status,
-        )
-        return False
-
-    async def _current_login(self, stale: Optional[_Login] = None) -> Optional[_Login]:
-        """The shared login; a new one only if there is none or `stale` was refused.
-
-        Several replies failing with the same expired token cause one login, not many.
-        """
-        async with self._login_lock:
-            if self._login is not None and self._login is not stale:
-                return self._login
-            self._login = None
-            status, answer = await self._post(
-                "login", {"user": self.user, "password": self._password}, {}
-            )
-            data = answer.get("data") if isinstance(answer, dict) else None
-            if status != 200 or not isinstance(data, dict):
-                logger.error("RocketChat login failed (status %s)", status)
-                return None
-            token, user_id = data.get("authToken"), data.get("userId")
-            if not token or not user_id:
-                logger.error("RocketChat login answer lacks authToken/userId")
-                return None
-            self._login = _Login(token, user_id)
-            return self._login
-
-    async def _post(
-        self, endpoint: Text, body: Dict[Text, Any], headers: Dict[Text, Text]
-    ) -> Tuple[Optional[int], Any]:
-        """POSTs JSON, retrying 429, 5xx and lost connections with backoff.
-
-        Returns the last status (None if no answer came) and the JSON body.
-        """
-        attempt = 1
-        while True:
-            answer = await self._post_once(endpoint, body, headers)
-            if not answer.worth_repeating or attempt >= self.max_attempts:
-                return answer.status, answer.body
-            delay = self.backoff_base * 2 ** (attempt - 1)
-            if answer.status == 429 and answer.retry_after is not None:
-                delay = min(answer.retry_after, self.retry_after_cap)
-            logger.warning(
-                "RocketChat %s answered %s; retry %d in %.2fs",
-                endpoint, answer.status, attempt, delay,
-            )
-            await self._sleep(delay)
-            attempt += 1
-
-    async def _post_once(
-        self, endpoint: Text, body: Dict[Text, Any], headers: Dict[Text, Text]
-    ) -> _Answer:
-        url = f"{self.server_url}/api/v1/{endpoint}"
-        try:
-            async with self._http().post(url, json=body, headers=headers) as resp:
-                try:
-                    parsed = await resp.json(content_type=None)
-                except ValueError:
-                    parsed = None
-                return _Answer(
-                    resp.status,
-                    parsed,
-                    retry_after_seconds(resp.headers.get("Retry-After")),
-                    worth_repeating=resp.status == 429 or resp.status >= 500,
-                )
-        except aiohttp.ClientConnectionError as error:
-            # Refused, reset, or a kept-alive connection the server had closed.
-            logger.warning("RocketChat %s connection failed (%s)", endpoint, type(error).__name__)
-            return _Answer(None, worth_repeating=True)
-        except asyncio.TimeoutError:
-            # RocketChat may have posted the message already: not repeated.
-            logger.warning("RocketChat %s timed out after %ss", endpoint, self.timeout)
-            return _Answer(None)
-        except aiohttp.ClientError as error:
-            logger.warning("RocketChat %s failed (%s)", endpoint, type(error).__name__)
-            return _Answer(None)
+    def can_forward(self) -> bool:
+        return not any(p in self.missing_permissions for p in FORWARD_PERMISSIONS)
 
 
 class RocketChatBot(OutputChannel):
@@ -244,89 +130,124 @@ class RocketChatBot(OutputChannel):
     def name(cls) -> Text:
         return "rocketchat"
 
-    def __init__(
-        self, client: RocketChatClient, handoff_department_id: Optional[Text] = None
-    ) -> None:
+    def __init__(self, client: RocketChatClient, handoff_department_id: Optional[Text] = None,
+                 setup: Optional[SetupState] = None) -> None:
         self.client = client
         self.handoff_department_id = handoff_department_id
+        self.setup = setup or SetupState()
 
-    async def send_text_message(
-        self, recipient_id: Text, text: Text, **kwargs: Any
-    ) -> None:
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         for part in text.strip().split("\n\n"):
-            await self.client.post_message(recipient_id, {"text": part})
+            await self.client.post_message(room_of(recipient_id), {"text": part})
 
-    async def send_text_with_buttons(
-        self,
-        recipient_id: Text,
-        text: Text,
-        buttons: List[Dict[Text, Any]],
-        **kwargs: Any,
-    ) -> None:
-        actions = [
-            {
-                "type": "button",
-                "text": button["title"],
-                "msg": button["payload"],
-                "msg_in_chat_window": True,
-            }
-            for button in buttons
-        ]
-        await self.client.post_message(
-            recipient_id, {"text": text, "attachments": [{"actions": actions}]}
-        )
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
+                                     buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
+        await self.client.post_message(room_of(recipient_id), {"text": text, "attachments": [
+            {"actions": [_button(b["title"], b["payload"]) for b in buttons]}]})
 
-    async def send_image_url(
-        self, recipient_id: Text, image: Text, **kwargs: Any
-    ) -> None:
-        await self.client.post_message(
-            recipient_id, {"attachments": [{"image_url": image, "collapsed": False}]}
-        )
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self.client.post_message(room_of(recipient_id),
+                                       {"attachments": [{"image_url": image, "collapsed": False}]})
 
-    async def send_attachment(
-        self, recipient_id: Text, attachment: Any, **kwargs: Any
-    ) -> None:
+    async def send_attachment(self, recipient_id: Text, attachment: Any, **kwargs: Any) -> None:
         if isinstance(attachment, dict):
-            await self.client.post_message(recipient_id, {"attachments": [attachment]})
+            await self.client.post_message(room_of(recipient_id), {"attachments": [attachment]})
         else:
             await self.send_text_message(recipient_id, str(attachment))
 
-    async def send_custom_json(
-        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
-    ) -> None:
-        """Posts a chat.postMessage body as given (roomId defaults to the room).
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        """Posts a chat.postMessage body (unknown keys dropped, roomId defaults to the
+        room); `imago_handoff` and `imago_move_private` are instructions, not messages."""
+        if isinstance(json_message.get(HANDOFF_KEY), dict):
+            await self.hand_off(recipient_id, json_message[HANDOFF_KEY])
+        elif isinstance(json_message.get(MOVE_KEY), dict):
+            await self.move_to_direct_message(recipient_id, json_message[MOVE_KEY])
+        else:
+            await self.client.post_message(room_of(recipient_id), json_message)
 
-        `{"imago_handoff": {"escalation": REF}}` (from action_handoff in a livechat
-        room) is not a message: it forwards the room to the hand-off department.
-        """
-        handoff = json_message.get(HANDOFF_KEY)
-        if handoff is not None:
-            reference = handoff.get("escalation") if isinstance(handoff, dict) else None
-            comment = f"Escalation {reference}" if reference else "Hand-off from the assistant"
-            await self.forward_to_department(recipient_id, comment)
-            return
-        await self.client.post_message(recipient_id, json_message)
+    # -- hand-off ------------------------------------------------------------------
+    async def hand_off(self, conversation: Text, handoff: Dict[Text, Any]) -> bool:
+        """Forwards the livechat room to the hand-off department, telling the visitor
+        what really happened; records the outcome on the escalation."""
+        room = room_of(conversation)
+        reference = handoff.get("escalation") if isinstance(handoff.get("escalation"), str) else None
+        comment = f"Escalation {reference}" if reference else "Hand-off from the assistant"
+        refusal = await self._forward_refusal(room)
+        if refusal is None:
+            await self.client.post_message(room, {"text": handoff.get("connecting_text") or DEFAULT_CONNECTING})
+            answer = await self.client.forward_room(room, self.handoff_department_id, comment)
+            refusal = None if answer.ok else answer.error
+        if refusal is not None:
+            logger.warning("RocketChat hand-off for room %s not forwarded (%s); staying with the staff console",
+                           room_ref(room), refusal[:120])
+            await self.client.post_message(room, {"text": handoff.get("fallback_text") or DEFAULT_FALLBACK})
+        if reference:
+            try:
+                await asyncio.to_thread(record_forward_outcome, reference, refusal is None, refusal or "forwarded")
+            except SQLAlchemyError:
+                logger.exception("could not record the hand-off outcome of %s", reference)
+        return refusal is None
 
-    async def forward_to_department(
-        self,
-        room_id: Text,
-        comment: Optional[Text] = None,
-        department_id: Optional[Text] = None,
-    ) -> bool:
-        """Moves an Omnichannel room to the hand-off department; True if it moved."""
+    async def forward_to_department(self, room_id: Text, comment: Optional[Text] = None,
+                                    department_id: Optional[Text] = None) -> bool:
+        """Moves an Omnichannel room to a department without any message; True if it moved."""
         department = department_id or self.handoff_department_id
         if not department:
             logger.warning("RocketChat hand-off asked for, but no department configured")
             return False
-        return await self.client.forward_room(room_id, department, comment)
+        return (await self.client.forward_room(room_of(room_id), department, comment)).ok
+
+    async def _forward_refusal(self, room: Text) -> Optional[Text]:
+        """Why a forward cannot work, found before asking for it; None if it may."""
+        if not self.handoff_department_id:
+            return "no handoff_department_id configured"
+        if not self.setup.can_forward:
+            return "bot lacks " + ", ".join(p for p in FORWARD_PERMISSIONS if p in self.setup.missing_permissions)
+        info = await self.client.room_info(room)
+        if info is not None:
+            if info.get("open") is False:
+                return "room closed"
+            if info.get("departmentId") == self.handoff_department_id:
+                # Rocket.Chat would answer error-forwarding-chat-same-department.
+                return "room already in the hand-off department"
+        if await self.client.department_online(self.handoff_department_id) is False:
+            # Rocket.Chat would answer error-no-agents-online-in-department.
+            return "no agent online in the hand-off department"
+        return None
+
+    # -- requests in rooms with several people ----------------------------------------
+    async def move_to_direct_message(self, conversation: Text, move: Dict[Text, Any]) -> bool:
+        """Opens a direct message with the person (im.create) and continues there."""
+        room, user_id = room_and_user(conversation)
+        direct = None
+        if user_id:
+            username = await self.client.username_of(user_id)
+            direct = await self.client.create_direct_room(username) if username else None
+        if direct is None:
+            refusal = move.get("failed_text") or "Please write to me in a direct message."
+            await self.client.post_message(room, {"text": refusal})
+            return False
+        await self.client.post_message(room, {"text": move.get("moved_text") or "I've sent you a direct message."})
+        intent = move.get("intent")
+        body: Dict[Text, Any] = {"text": move.get("dm_text") or "Let's continue here."}
+        if isinstance(intent, str) and intent.startswith("/"):
+            body["attachments"] = [{"actions": [_button("Continue", intent)]}]
+        await self.client.post_message(direct, body)
+        return True
+
+
+def _button(title: Text, payload: Text) -> Dict[Text, Any]:
+    return {"type": "button", "text": title, "msg": payload, "msg_in_chat_window": True}
 
 
 @dataclass
 class _Incoming:
     text: Text
-    sender_id: Text
+    room_id: Text
+    user_id: Optional[Text]
     message_id: Optional[Text]
     metadata: Dict[Text, Any]
+    shape: Text
 
 
 def _ignored(reason: Text) -> HTTPResponse:
@@ -346,51 +267,84 @@ class RocketChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        if not credentials:
+        if not credentials or not credentials.get("user") or not credentials.get("server_url"):
             cls.raise_missing_credentials_exception()
-        for key in ("user", "password", "server_url"):
-            if not credentials.get(key):
-                cls.raise_missing_credentials_exception()
+        has_token = credentials.get("auth_token") and credentials.get("user_id")
+        if not has_token and not credentials.get("password"):
+            cls.raise_missing_credentials_exception()
         return cls(
             user=credentials["user"],
-            password=credentials["password"],
+            password=credentials.get("password"),
             server_url=credentials["server_url"],
             webhook_token=credentials.get("webhook_token"),
             livechat_token=credentials.get("livechat_token"),
             handoff_department_id=credentials.get("handoff_department_id"),
             timeout=credentials.get("timeout") or DEFAULT_TIMEOUT,
+            auth_token=credentials.get("auth_token"),
+            user_id=credentials.get("user_id"),
         )
 
     def __init__(
         self,
         user: Text,
-        password: Text,
+        password: Optional[Text],
         server_url: Text,
         webhook_token: Optional[Text] = None,
         livechat_token: Optional[Text] = None,
         handoff_department_id: Optional[Text] = None,
         timeout: float = DEFAULT_TIMEOUT,
         client: Optional[RocketChatClient] = None,
+        auth_token: Optional[Text] = None,
+        user_id: Optional[Text] = None,
     ) -> None:
         self.user = user
         self.webhook_token = str(webhook_token) if webhook_token else None
         self.livechat_token = str(livechat_token) if livechat_token else None
-        self.handoff_department_id = (
-            str(handoff_department_id) if handoff_department_id else None
-        )
-        self.client = client or RocketChatClient(user, password, server_url, timeout)
+        self.handoff_department_id = str(handoff_department_id) if handoff_department_id else None
+        self.client = client or RocketChatClient(user, password, server_url, timeout,
+                                                 auth_token=auth_token, user_id=user_id)
+        self.setup = SetupState()
+        self._turns: Set[asyncio.Task] = set()
+        self._room_kinds: Dict[Text, Text] = {}  # room id -> "direct" | "shared" (never changes)
         if not self.webhook_token and not self.livechat_token:
-            logger.warning(
-                "RocketChat channel has neither webhook_token nor livechat_token: "
-                "every webhook call will be refused"
-            )
+            logger.warning("RocketChat channel has neither webhook_token nor livechat_token: "
+                           "every webhook call will be refused")
 
     def get_output_channel(self) -> RocketChatBot:
-        return RocketChatBot(self.client, self.handoff_department_id)
+        return RocketChatBot(self.client, self.handoff_department_id, self.setup)
 
-    def blueprint(
-        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> Blueprint:
+    # -- startup check -------------------------------------------------------------------
+    async def check_setup(self) -> SetupState:
+        """Logs what the bot user lacks for hand-offs, so that an admin sees it at start."""
+        me = await self.client.me()
+        roles = await self.client.permission_roles() if me is not None else None
+        if me is None or roles is None:
+            logger.error("RocketChat setup check failed: cannot log in as %r or read permissions.listAll "
+                         "(check server_url and the bot's credentials)", self.user)
+            return self.setup
+        bot_roles = set(me.get("roles") or [])
+        missing = {p for p in (*FORWARD_PERMISSIONS, BYPASS_RATE_LIMIT) if not bot_roles & set(roles.get(p, []))}
+        self.setup.missing_permissions, self.setup.checked = missing, True
+        lacking = [p for p in FORWARD_PERMISSIONS if p in missing]
+        if lacking and self.handoff_department_id:
+            logger.warning("RocketChat bot user %r lacks the permission(s) %s that livechat/room.forward "
+                           "needs: hand-offs will stay with the staff console. Grant them to one of its roles "
+                           "(%s) in Administration > Workspace > Permissions (see deploy/README.md).",
+                           self.user, ", ".join(lacking), ", ".join(sorted(bot_roles)) or "none")
+        if BYPASS_RATE_LIMIT in missing:
+            logger.warning("RocketChat bot user %r lacks %s: its replies are rate-limited like a person's",
+                           self.user, BYPASS_RATE_LIMIT)
+        if not self.handoff_department_id:
+            logger.info("RocketChat: no handoff_department_id; livechat hand-offs go to the staff console")
+        return self.setup
+
+    async def wait_for_turns(self) -> None:
+        """Waits for the bot turns running in the background (tests, shutdown)."""
+        while self._turns:
+            await asyncio.gather(*list(self._turns), return_exceptions=True)
+
+    # -- the webhook ---------------------------------------------------------------------
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         rocketchat_webhook = Blueprint("custom_rocketchat_webhook", __name__)
 
         @rocketchat_webhook.route("/", methods=["GET"])
@@ -406,52 +360,95 @@ class RocketChatInput(InputChannel):
             if not isinstance(payload, dict):
                 return response.json({"status": "error", "reason": "bad json"}, status=400)
 
-            if "visitor" in payload:
-                shape = SHAPE_LIVECHAT
-                refusal = self._check_secret(
-                    request.headers.get(LIVECHAT_TOKEN_HEADER), self.livechat_token
-                )
+            shape = SHAPE_LIVECHAT if "visitor" in payload else SHAPE_WEBHOOK
+            if shape == SHAPE_LIVECHAT:
+                refusal = self._check_secret(request.headers.get(LIVECHAT_TOKEN_HEADER), self.livechat_token)
             else:
-                shape = SHAPE_WEBHOOK
                 refusal = self._check_secret(payload.get("token"), self.webhook_token)
             if refusal is not None:
                 logger.warning("RocketChat %s call refused (%s)", shape, refusal.status)
                 return refusal
 
-            if shape == SHAPE_LIVECHAT:
-                messages, reason = self._livechat_messages(payload)
-            else:
-                messages, reason = self._webhook_messages(payload)
-            if not messages:
+            try:
+                if shape == SHAPE_LIVECHAT:
+                    messages, reason = await self._livechat_messages(payload)
+                else:
+                    messages, reason = self._webhook_messages(payload)
+                fresh = [m for m in messages if await self._first_time(m)]
+            except SQLAlchemyError:
+                # Not taken: Rocket.Chat re-sends a 5xx later (webhooks.ts), so nothing is lost.
+                logger.exception("RocketChat %s event not taken: database unavailable", shape)
+                return response.json({"status": "error", "reason": "try again"}, status=503)
+            if not fresh:
+                reason = reason or "already processed"
                 logger.debug("RocketChat %s event ignored: %s", shape, reason)
                 return _ignored(reason)
+            # Answer now; Rocket.Chat re-sends whatever takes longer than its timeout.
+            turn = asyncio.create_task(self._run_turns(on_new_message, fresh))
+            self._turns.add(turn)
+            turn.add_done_callback(self._turns.discard)
+            return response.json({"status": "accepted"})
 
-            output_channel = self.get_output_channel()
-            for incoming in messages:
-                try:
-                    await on_new_message(
-                        UserMessage(
-                            incoming.text,
-                            output_channel,
-                            incoming.sender_id,
-                            input_channel=self.name(),
-                            message_id=incoming.message_id,
-                            metadata=incoming.metadata,
-                        )
-                    )
-                except Exception:
-                    logger.exception(
-                        "Bot turn failed for RocketChat room %s",
-                        room_ref(incoming.sender_id),
-                    )
-                    return response.json({"status": "error"}, status=500)
-            return response.json({"status": "ok"})
+        @rocketchat_webhook.listener("after_server_start")
+        async def start_check(*_: Any) -> None:
+            # In the background: a Rocket.Chat that is down must not stop Rasa starting.
+            self._startup_check = asyncio.create_task(self.check_setup())
+
+        @rocketchat_webhook.listener("before_server_stop")
+        async def finish_turns(*_: Any) -> None:
+            try:  # accepted messages get their answer before the server goes
+                await asyncio.wait_for(self.wait_for_turns(), timeout=30)
+            except asyncio.TimeoutError:
+                logger.warning("RocketChat: %d bot turns still running at shutdown", len(self._turns))
 
         @rocketchat_webhook.listener("after_server_stop")
         async def close_client(*_: Any) -> None:
             await self.client.close()
 
         return rocketchat_webhook
+
+    async def _first_time(self, incoming: _Incoming) -> bool:
+        """Claims the message id in the database: True only for the first delivery."""
+        if not incoming.message_id:
+            return True
+        return await asyncio.to_thread(claim_once, f"rocketchat:{incoming.message_id}")
+
+    async def _run_turns(self, on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                         messages: List[_Incoming]) -> None:
+        output_channel = self.get_output_channel()
+        for incoming in messages:
+            shared = False
+            if incoming.shape == SHAPE_WEBHOOK:
+                shared = await self._room_kind(incoming.room_id, incoming.user_id) == "shared"
+                incoming.metadata["room_kind"] = "shared" if shared else "direct"
+            sender = conversation_id(incoming.room_id, incoming.user_id, shared)
+            try:
+                await on_new_message(UserMessage(incoming.text, output_channel, sender,
+                                                 input_channel=self.name(), message_id=incoming.message_id,
+                                                 metadata=incoming.metadata))
+            except Exception:
+                logger.exception("Bot turn failed for RocketChat room %s", room_ref(incoming.room_id))
+                await self.client.post_message(incoming.room_id, {"text": TURN_FAILED_TEXT})
+
+    async def _room_kind(self, room_id: Text, user_id: Optional[Text]) -> Text:
+        """"direct" for a direct message between the bot and this user, else "shared".
+
+        The id rule of createDirectRoom.ts answers without a call; otherwise rooms.info
+        (`t == "d"` with two members). Unknown means shared: the safe side.
+        """
+        bot_id = self.client.bot_user_id
+        if bot_id is None:
+            await self.client.ensure_login()
+            bot_id = self.client.bot_user_id
+        if bot_id and user_id and room_id == direct_room_id(bot_id, user_id):
+            return "direct"
+        if room_id not in self._room_kinds:
+            info = await self.client.room_info(room_id)
+            if info is None:
+                return "shared"  # not cached: ask again next time
+            members = info.get("usersCount") or len(info.get("uids") or [])
+            self._room_kinds[room_id] = "direct" if info.get("t") == "d" and members == 2 else "shared"
+        return self._room_kinds[room_id]
 
     @staticmethod
     def _check_secret(presented: Any, expected: Optional[Text]) -> Optional[HTTPResponse]:
@@ -464,14 +461,15 @@ class RocketChatInput(InputChannel):
             return _refused(403, "wrong token")
         return None
 
-    def _is_bot(self, username: Any) -> bool:
-        return isinstance(username, str) and username.casefold() == (self.user or "").casefold()
+    def _is_bot(self, username: Any = None, user_id: Any = None) -> bool:
+        if isinstance(username, str) and username.casefold() == (self.user or "").casefold():
+            return True
+        return bool(user_id) and user_id == self.client.bot_user_id
 
     def _webhook_messages(self, payload: Dict[Text, Any]) -> Tuple[List[_Incoming], Text]:
-        """The message an outgoing-webhook call carries; the conversation is the room."""
-        if payload.get("bot") or self._is_bot(payload.get("user_name")):
-            return [], "bot message"
-        if payload.get("user_id") and payload.get("user_id") == self.client.bot_user_id:
+        """The message an outgoing-webhook call carries (payload built by
+        apps/meteor/app/integrations/server/lib/triggerHandler.ts)."""
+        if payload.get("bot") or self._is_bot(payload.get("user_name"), payload.get("user_id")):
             return [], "bot message"
         if payload.get("isEdited"):
             return [], "edited message"
@@ -480,45 +478,48 @@ class RocketChatInput(InputChannel):
             return [], "no text"
         if not room_id:
             return [], "no channel_id"
-        metadata = {
-            "shape": SHAPE_WEBHOOK,
-            "room_id": room_id,
-            "user_id": payload.get("user_id"),
-            "message_id": payload.get("message_id"),
-        }
-        return [_Incoming(text, room_id, payload.get("message_id"), metadata)], ""
+        user_id = payload.get("user_id") if isinstance(payload.get("user_id"), str) else None
+        metadata = {"shape": SHAPE_WEBHOOK, "room_id": room_id, "user_id": user_id,
+                    "message_id": payload.get("message_id")}
+        return [_Incoming(text, room_id, user_id, payload.get("message_id"), metadata, SHAPE_WEBHOOK)], ""
 
-    def _livechat_messages(self, payload: Dict[Text, Any]) -> Tuple[List[_Incoming], Text]:
-        """The visitor's messages in an Omnichannel `Message` event.
-
-        RocketChat marks messages written by anyone but the visitor with `agentId`;
-        session events (start, taken, forwarded, queued, closed) are not messages.
-        """
+    async def _livechat_messages(self, payload: Dict[Text, Any]) -> Tuple[List[_Incoming], Text]:
+        """The visitor's messages in an Omnichannel `Message` event of a room the bot serves."""
+        room_id = payload.get("_id")
+        if not isinstance(room_id, str) or not room_id:
+            return [], "no room id"
+        closed_key = f"rocketchat-closed:{room_id}"
         event_type = payload.get("type")
+        if event_type == "LivechatSession" or payload.get("closedAt"):
+            await asyncio.to_thread(claim_once, closed_key)  # the close event: remember it
+            return [], "room closed"
         if event_type != "Message":
             return [], f"event {event_type}"
-        room_id = payload.get("_id")
-        if not room_id:
-            return [], "no room id"
-        visitor = payload.get("visitor") or {}
-        visitor_name = visitor.get("username") if isinstance(visitor, dict) else None
+        agent = payload.get("agent")
+        if not isinstance(agent, dict) or not self._is_bot(agent.get("username"), agent.get("_id")):
+            return [], "room not served by the bot"
+        if payload.get("open") is False or await asyncio.to_thread(was_claimed, closed_key):
+            return [], "room closed"
+        visitor = payload.get("visitor") if isinstance(payload.get("visitor"), dict) else {}
         incoming = []
         for message in payload.get("messages") or []:
-            if not isinstance(message, dict):
+            if not isinstance(message, dict) or _not_a_visitor_turn(message, visitor.get("username")):
                 continue
-            author = message.get("username")
-            if message.get("agentId") or message.get("closingMessage") or self._is_bot(author):
+            if self._is_bot(message.get("username")):
                 continue
-            if visitor_name and author != visitor_name:
-                continue
-            text = message.get("msg")
-            if not isinstance(text, str) or not text.strip():
-                continue
-            metadata = {
-                "shape": SHAPE_LIVECHAT,
-                "room_id": room_id,
-                "visitor_id": visitor.get("_id") if isinstance(visitor, dict) else None,
-                "message_id": message.get("_id"),
-            }
-            incoming.append(_Incoming(text, room_id, message.get("_id"), metadata))
+            metadata = {"shape": SHAPE_LIVECHAT, "room_id": room_id, "room_kind": SHAPE_LIVECHAT,
+                        "visitor_id": visitor.get("_id"), "message_id": message.get("_id")}
+            incoming.append(_Incoming(message["msg"], room_id, visitor.get("_id"), message.get("_id"),
+                                      metadata, SHAPE_LIVECHAT))
         return incoming, ("" if incoming else "no visitor message")
+
+
+def _not_a_visitor_turn(message: Dict[Text, Any], visitor_name: Optional[Text]) -> bool:
+    """Agents' messages carry `agentId`; edits `editedAt`; the close comment
+    `closingMessage` (sendToCRM.ts)."""
+    if message.get("agentId") or message.get("closingMessage") or message.get("editedAt"):
+        return True
+    if visitor_name and message.get("username") != visitor_name:
+        return True
+    text = message.get("msg")
+    return not isinstance(text, str) or not text.strip()
