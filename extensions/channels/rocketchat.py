@@ -478,7 +478,7 @@ class RocketChatInput(InputChannel):
         text, room_id = payload.get("text"), payload.get("channel_id")
         if not isinstance(text, str) or not text.strip():
             return [], "no text"
-        if not room_id:
+        if not isinstance(room_id, str) or not room_id:
             return [], "no channel_id"
         metadata = {
             "shape": SHAPE_WEBHOOK,
@@ -498,12 +498,15 @@ class RocketChatInput(InputChannel):
         if event_type != "Message":
             return [], f"event {event_type}"
         room_id = payload.get("_id")
-        if not room_id:
+        if not isinstance(room_id, str) or not room_id:
             return [], "no room id"
+        messages = payload.get("messages")
+        if not isinstance(messages, list):  # fuzzing found `true` and numbers here (issue 9)
+            return [], "no messages"
         visitor = payload.get("visitor") or {}
         visitor_name = visitor.get("username") if isinstance(visitor, dict) else None
         incoming = []
-        for message in payload.get("messages") or []:
+        for message in messages:
             if not isinstance(message, dict):
                 continue
             author = message.get("username")
