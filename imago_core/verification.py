@@ -5,7 +5,7 @@ Rules (each has a test in tests/test_verification.py):
   code) under the server secret is stored, compared in constant time;
 - valid CODE_TTL_MINUTES (10), single use, bound to one conversation and address;
 - five wrong entries invalidate the code; a new code invalidates older ones;
-- at most 3 codes an hour and 10 a day per conversation, 5 an hour and 20 a day
+- at most 3 codes an hour and 10 a day per conversation, 10 an hour and 30 a day
   per client network; at most 3 mails per address (+tags folded) in 15 minutes,
   whoever asks, held back silently; slots are reserved atomically before the send
   and released if it fails;
@@ -44,7 +44,7 @@ SENDS_PER_HOUR = 3
 SENDS_PER_DAY = 10
 # Limits per conversation and per client network: the visitor's own sends.
 CONVERSATION_LIMITS = ((timedelta(hours=1), SENDS_PER_HOUR), (timedelta(days=1), SENDS_PER_DAY))
-CLIENT_LIMITS = ((timedelta(hours=1), 5), (timedelta(days=1), 20))
+CLIENT_LIMITS = ((timedelta(hours=1), 10), (timedelta(days=1), 30))
 # Ceiling per address, whoever asks: short, so strangers can delay the owner by at
 # most ADDRESS_WINDOW, never lock them out for a day.
 ADDRESS_SENDS_PER_WINDOW = 3

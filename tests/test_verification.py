@@ -194,11 +194,12 @@ def test_plus_tag_variants_count_as_one_address(verifier, mailer):
 
 
 def test_client_cap_counts_one_network_across_conversations(verifier, mailer, clock):
-    for n in range(5):
+    for n in range(10):
         assert verifier.request_code(f"c{n}", f"user{n}@example.org", "2001:db8::1").status is SendStatus.SENT
+        clock.advance(minutes=1)
     limited = verifier.request_code("c9", "user9@example.org", "2001:db8::ffff")  # same /64
     assert limited.status is SendStatus.RATE_LIMITED
-    assert limited.retry_at == clock.now + timedelta(hours=1)
+    assert limited.retry_at == clock.now - timedelta(minutes=10) + timedelta(hours=1)
     assert verifier.request_code("c9", "user9@example.org", "198.51.100.7").status is SendStatus.SENT
     assert client_network("::ffff:198.51.100.7") == "198.51.100.7" and client_network("not-an-ip") is None
 

@@ -50,5 +50,6 @@ def test_socketio_session_ids_must_be_issued_by_the_server(isolated_env):
     public, signature = issued.split(".")
     assert acceptable_session_id(issued) and conversation_id(issued) == "web:" + public
     forged = f"{'0' * 32}.{signature}"
-    for value in (forged, public, "a" * 20, "0f1e2d3c4b5a69788796a5b4c3d2e1f0", None, 123, issued + "x", "../../etc"):
+    for value in (forged, public, issued + "\n", issued + "x", "a" * 20, "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                  None, 123, "../../etc"):
         assert not acceptable_session_id(value), value

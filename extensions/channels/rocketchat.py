@@ -476,7 +476,7 @@ class RocketChatInput(InputChannel):
         text, room_id = payload.get("text"), payload.get("channel_id")
         if not isinstance(text, str) or not text.strip():
             return [], "no text"
-        if not room_id:
+        if not isinstance(room_id, str) or not room_id:
             return [], "no channel_id"
         user_id = payload.get("user_id") if isinstance(payload.get("user_id"), str) else None
         metadata = {"shape": SHAPE_WEBHOOK, "room_id": room_id, "user_id": user_id,
@@ -502,7 +502,10 @@ class RocketChatInput(InputChannel):
             return [], "room closed"
         visitor = payload.get("visitor") if isinstance(payload.get("visitor"), dict) else {}
         incoming = []
-        for message in payload.get("messages") or []:
+        messages = payload.get("messages")
+        if not isinstance(messages, list):  # fuzzing found `true` and numbers here (issue 9)
+            return [], "no messages"
+        for message in messages:
             if not isinstance(message, dict) or _not_a_visitor_turn(message, visitor.get("username")):
                 continue
             if self._is_bot(message.get("username")):

@@ -47,7 +47,7 @@ from imago_core.settings import get_settings
 logger = logging.getLogger(__name__)
 PREFIX = "web:"
 SESSION_KEY = "imago_session_id"  # in python-socketio's per-socket session
-_SIGNED_ID = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
+_SIGNED_ID = re.compile(r"\A([0-9a-f]{32})\.([A-Za-z0-9_-]{43})\Z")
 
 
 def _signature(public_id: str) -> str:
@@ -89,13 +89,14 @@ class PersistentSocketIOInput(SocketIOInput):
         # Registering an event again replaces Rasa's handler for it.
         self.sio.on("session_request", self._session_request, namespace=self.namespace)
 
-        async def user_uttered(sid: Text, data: Any) -> None:
+        # `data=None`: python-socketio passes no argument at all for an event without one.
+        async def user_uttered(sid: Text, data: Any = None) -> None:
             await self._handle_message(sid, data, on_new_message)
 
         self.sio.on(self.user_message_evt, user_uttered, namespace=self.namespace)
         return blueprint
 
-    async def _session_request(self, sid: Text, data: Optional[Dict]) -> None:
+    async def _session_request(self, sid: Text, data: Optional[Dict] = None) -> None:
         sio = self.sio
         data = data if isinstance(data, dict) else {}
         session_id = data.get("session_id")
@@ -115,7 +116,9 @@ class PersistentSocketIOInput(SocketIOInput):
         session = await sio.get_session(sid, namespace=self.namespace)
         confirmed = session.get(SESSION_KEY)
         claimed = data.get("session_id") if isinstance(data, dict) else None
-        if not confirmed or not isinstance(claimed, str) or not hmac.compare_digest(claimed, confirmed):
+        # Bytes: compare_digest refuses non-ASCII str, and clients send anything.
+        if not confirmed or not isinstance(claimed, str) \
+                or not hmac.compare_digest(claimed.encode(), confirmed.encode()):
             logger.warning("socket.io message dropped: not the session confirmed to this socket")
             return
         text = data.get("message")
