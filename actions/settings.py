@@ -67,6 +67,10 @@ class Settings:
     ticket_backend: str = "local"
     handoff_wait: str = "usually within one working day"
     staff_token: Optional[str] = field(repr=False, default=None)
+    # Retention (actions/retention.py); see .env.example.
+    conversation_retention_days: int = 30
+    request_retention_days: int = 1095
+    tracker_store_url: str = "sqlite:///var/tracker.db"
 
     @property
     def secret_bytes(self) -> bytes:
@@ -113,7 +117,25 @@ def get_settings() -> Settings:
         ticket_backend=_env("TICKET_BACKEND", "local").lower(),
         handoff_wait=_env("HANDOFF_WAIT", "usually within one working day"),
         staff_token=_env("STAFF_TOKEN"),
+        conversation_retention_days=_retention_days("CONVERSATION_RETENTION_DAYS", 30, minimum=1),
+        request_retention_days=_retention_days("REQUEST_RETENTION_DAYS", 1095, minimum=MIN_REQUEST_RETENTION_DAYS),
+        tracker_store_url=_env("TRACKER_STORE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"),
     )
+
+
+# A request record must stay at least as long as answering a request can take
+# (one month under GDPR Art. 12(3), plus slack for follow-up questions).
+MIN_REQUEST_RETENTION_DAYS = 45
+
+
+def _retention_days(name: str, default: int, minimum: int) -> int:
+    days = _env_int(name, default)
+    if days < minimum:
+        raise ConfigError(
+            f"{name}={days} is too short: it must be at least {minimum} days"
+            + (" (the time needed to answer a request)" if minimum > 1 else "")
+        )
+    return days
 
 
 def reset_settings_cache() -> None:

@@ -4,6 +4,7 @@
     imago-requests show PRV-7K3M9Q
     imago-requests set-status PRV-7K3M9Q completed [--note "sent by post"] [--by alice]
     imago-requests deliver [--loop]        (push pending requests to the ticket backend)
+    imago-requests purge [--dry-run]       (remove what is past its retention period)
 
 (`python -m actions.staff_cli ...` works too.) Reads DATABASE_URL like the assistant.
 """
@@ -114,6 +115,14 @@ def cmd_deliver(args) -> int:
     return 0 if report.failed == 0 else 1
 
 
+def cmd_purge(args) -> int:
+    from actions.retention import purge
+
+    for line in purge(dry_run=args.dry_run).lines():
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imago-requests", description="Privacy requests for staff")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     deliver = commands.add_parser("deliver", help="deliver pending requests to the ticket backend")
     deliver.add_argument("--loop", action="store_true", help="keep running, with backoff")
     deliver.set_defaults(func=cmd_deliver)
+
+    purging = commands.add_parser("purge", help="remove what is past its retention period, by kind")
+    purging.add_argument("--dry-run", action="store_true", help="count only, remove nothing")
+    purging.set_defaults(func=cmd_purge)
     return parser
 
 

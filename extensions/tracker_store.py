@@ -14,6 +14,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from extensions.redaction import redact_all
+from extensions.store_checks import ensure_sqlite_folder, require_database
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,15 @@ def _context_only(event: Event) -> dict:
 
 
 class RedactingSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, domain=None, dialect: str = "sqlite", host=None, port=None, db: str = "rasa.db",
+                 username=None, password=None, connect_wait_seconds: float = 20, **kwargs) -> None:
+        # No silent in-memory fallback (extensions/store_checks.py): create the SQLite
+        # folder first, and stop the server if the database cannot be reached.
+        ensure_sqlite_folder(self.get_db_url(dialect, host, port, db, username, password))
+        super().__init__(domain, dialect=dialect, host=host, port=port, db=db, username=username,
+                         password=password, **kwargs)
+        require_database(self.engine, self.Base.metadata, self.SQLEvent.__table__, float(connect_wait_seconds))
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
 

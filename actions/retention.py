@@ -1,0 +1,149 @@
+"""Retention: the assistant keeps its own visitors' data no longer than the policy says.
+
+- CONVERSATION_RETENTION_DAYS (30): tracker-store conversations idle that long,
+  request drafts, verifications and codes, code sends, resolved escalations;
+- REQUEST_RETENTION_DAYS (1095): request records completed or rejected that long ago;
+- the audit log stays: it holds hashed address keys and events, never text.
+
+Deletes in bounded batches, each its own short transaction, so conversations in
+progress wait at most one batch. Runs daily in the action server
+(start_daily_purge, from actions/background.py) and as `imago-requests purge`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Dict, Optional
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Engine
+
+from actions import audit, conversation_store
+from actions.db import session_scope
+from actions.models import (
+    CodeSend,
+    Escalation,
+    EscalationStatus,
+    OneTimeCode,
+    PrivacyRequest,
+    RequestDraft,
+    RequestStatus,
+    VerifiedConversation,
+    utcnow,
+)
+from actions.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 500  # rows (or conversations) per transaction
+PAUSE_BETWEEN_BATCHES = 0.002  # seconds: lets a waiting conversation turn take the lock
+PURGE_INTERVAL = timedelta(days=1)
+RESOLVED_ESCALATIONS = [EscalationStatus.HANDED_BACK, EscalationStatus.FORWARDED]
+CLOSED_REQUESTS = [s for s in RequestStatus if not s.is_open]
+KINDS = ("conversations", "conversation events", "drafts", "verifications", "codes", "code sends",
+         "escalations", "requests")
+
+
+@dataclass
+class PurgeReport:
+    dry_run: bool = False
+    removed: Dict[str, int] = field(default_factory=lambda: {kind: 0 for kind in KINDS})
+
+    def lines(self):
+        verb = "would remove" if self.dry_run else "removed"
+        return [f"{verb} {count:>8} {kind}" for kind, count in self.removed.items()]
+
+
+def _project_rows(kind: str, model, condition, report: PurgeReport, batch_size: int) -> None:
+    if report.dry_run:
+        with session_scope() as session:
+            report.removed[kind] = session.execute(select(func.count(model.id)).where(condition)).scalar_one()
+        return
+    while True:
+        with session_scope() as session:
+            ids = session.execute(select(model.id).where(condition).limit(batch_size)).scalars().all()
+            if ids:
+                session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
+        report.removed[kind] += len(ids)
+        if len(ids) < batch_size:
+            return
+        time.sleep(PAUSE_BETWEEN_BATCHES)
+
+
+def _tracker_conversations(engine: Engine, idle_before: datetime, report: PurgeReport, batch_size: int) -> None:
+    cutoff = idle_before.timestamp()
+    idle = conversation_store.idle_conversations(engine, cutoff)
+    report.removed["conversations"] = len(idle)
+    if report.dry_run:
+        report.removed["conversation events"] = sum(
+            conversation_store.count_events(engine, batch) for batch in conversation_store.batched(idle, batch_size))
+        return
+    for batch in conversation_store.batched(idle, batch_size):
+        report.removed["conversation events"] += conversation_store.delete_conversations(engine, batch, cutoff)
+        time.sleep(PAUSE_BETWEEN_BATCHES)
+
+
+def purge(now: Optional[datetime] = None, dry_run: bool = False, settings: Optional[Settings] = None,
+          tracker_engine: Optional[Engine] = None, batch_size: int = BATCH_SIZE) -> PurgeReport:
+    """Removes everything older than its retention period, as of `now`."""
+    now = now or utcnow()
+    settings = settings or get_settings()
+    conversations_before = now - timedelta(days=settings.conversation_retention_days)
+    requests_before = now - timedelta(days=settings.request_retention_days)
+    report = PurgeReport(dry_run=dry_run)
+
+    engine = tracker_engine or conversation_store.tracker_engine()
+    _tracker_conversations(engine, conversations_before, report, batch_size)
+    for kind, model, condition in (
+        ("drafts", RequestDraft, RequestDraft.created_at < conversations_before),
+        # A verification links a conversation to its address (export, erasure), so
+        # it stays as long as the conversation may, not just until it expires.
+        ("verifications", VerifiedConversation, VerifiedConversation.expires_at < conversations_before),
+        ("codes", OneTimeCode, OneTimeCode.expires_at < conversations_before),
+        ("code sends", CodeSend, CodeSend.sent_at < conversations_before),
+        ("escalations", Escalation, Escalation.status.in_(RESOLVED_ESCALATIONS)
+         & (Escalation.updated_at < conversations_before)),
+        # The audit rows of a removed request keep their events (request_id -> NULL).
+        ("requests", PrivacyRequest, PrivacyRequest.status.in_(CLOSED_REQUESTS)
+         & (func.coalesce(PrivacyRequest.status_changed_at, PrivacyRequest.received_at) < requests_before)),
+    ):
+        _project_rows(kind, model, condition, report, batch_size)
+    if not dry_run and any(report.removed.values()):
+        audit.record("retention_purge", actor="retention", detail=report.removed)
+    return report
+
+
+# -- daily, inside the action server ------------------------------------------------
+_thread: Optional[threading.Thread] = None
+_thread_lock = threading.Lock()
+_stop = threading.Event()
+
+
+def run_daily(stop: threading.Event, interval: timedelta = PURGE_INTERVAL,
+              purge_once: Callable[[], PurgeReport] = purge) -> None:
+    while not stop.is_set():
+        try:
+            report = purge_once()
+            logger.info("retention purge: %s", ", ".join(f"{k} {v}" for k, v in report.removed.items() if v) or "nothing due")
+        except Exception:  # noqa: BLE001 - a failed purge is retried on the next day
+            logger.exception("retention purge failed; retried in %s", interval)
+        stop.wait(interval.total_seconds())
+
+
+def start_daily_purge() -> None:
+    """Idempotent: one purge thread per process."""
+    global _thread
+    with _thread_lock:
+        if _thread is None or not _thread.is_alive():
+            _stop.clear()
+            _thread = threading.Thread(target=run_daily, args=(_stop,), name="retention-purge", daemon=True)
+            _thread.start()
+
+
+def stop_daily_purge(timeout: float = 5.0) -> None:
+    _stop.set()
+    if _thread is not None:
+        _thread.join(timeout)
