@@ -45,7 +45,7 @@ def require_database(engine: Engine, metadata: MetaData, table: Table, wait_seco
                 # The URL without its password; the driver's message says why.
                 raise TrackerStoreUnavailable(
                     f"the tracker store database {engine.url!r} cannot be reached "
-                    f"({type(exc).__name__}: {str(getattr(exc, 'orig', exc)).strip()[:200]}). "
+                    f"({type(exc).__name__}: {' '.join(str(getattr(exc, 'orig', exc)).split())[:200]}). "
                     "Refusing to start: without it, conversations would be kept in memory only "
                     "and lost on restart. Check endpoints.yml (tracker_store) and that the database is up."
                 ) from exc
