@@ -13,7 +13,9 @@ import threading
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, func, inspect, select
+from sqlalchemy import (
+    Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, event, func, inspect, select,
+)
 from sqlalchemy.engine import Engine
 
 from actions.settings import get_settings
@@ -43,10 +45,22 @@ def tracker_engine(url: Optional[str] = None) -> Engine:
             if url.startswith("sqlite"):
                 # A busy timeout: a purge batch and a conversation turn wait for each
                 # other briefly instead of failing.
-                _engines[url] = create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 30})
+                engine = create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 30})
+                event.listen(engine, "connect", _sqlite_wal)
+                _engines[url] = engine
             else:
                 _engines[url] = create_engine(url, future=True, pool_pre_ping=True)
         return _engines[url]
+
+
+def _sqlite_wal(dbapi_connection, _record) -> None:
+    # Write-ahead log: the Rasa server's reads of other conversations go on while a
+    # purge batch writes (the mode is stored in the file, so Rasa's own connections
+    # use it too); NORMAL sync is safe in WAL mode and commits a batch faster.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def dispose_engines() -> None:
