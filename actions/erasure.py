@@ -21,6 +21,7 @@ from actions import audit, conversation_store
 from actions.db import session_scope
 from actions.models import (
     CodeSend,
+    DeliveryState,
     Escalation,
     OneTimeCode,
     PrivacyRequest,
@@ -75,3 +76,20 @@ def after_status_change(request_id: int, actor: str = "assistant") -> Optional[D
             return None
         email = row.email
     return erase_assistant_data(email, request_id=request_id, actor=actor)
+
+
+def refresh_open_deletions(backend=None) -> int:
+    """Reads back from the ticket backend the status of open deletion requests filed
+    there (daily, with the purge), so one completed in the backend erases our copy
+    even if the visitor never asks for the status. Returns the addresses checked."""
+    from actions.delivery import refresh_statuses
+
+    with session_scope() as session:
+        emails = session.execute(select(PrivacyRequest.email).distinct().where(
+            PrivacyRequest.request_type == RequestType.DELETION,
+            PrivacyRequest.status.in_([s for s in RequestStatus if s.is_open]),
+            PrivacyRequest.delivery_state == DeliveryState.DELIVERED,
+        )).scalars().all()
+    for email in emails:
+        refresh_statuses(email, backend)
+    return len(emails)

@@ -133,8 +133,20 @@ _thread_lock = threading.Lock()
 _stop = threading.Event()
 
 
+def daily_pass() -> PurgeReport:
+    """Deletion requests completed in the ticket backend first (their erasure), then the purge."""
+    from actions.erasure import refresh_open_deletions
+
+    if get_settings().ticket_backend != "local":
+        try:
+            refresh_open_deletions()
+        except Exception:  # noqa: BLE001 - the backend may be down; the purge still runs
+            logger.exception("deletion statuses not refreshed from the ticket backend")
+    return purge()
+
+
 def run_daily(stop: threading.Event, interval: timedelta = PURGE_INTERVAL,
-              purge_once: Callable[[], PurgeReport] = purge) -> None:
+              purge_once: Callable[[], PurgeReport] = daily_pass) -> None:
     while not stop.is_set():
         try:
             report = purge_once()

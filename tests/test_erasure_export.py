@@ -141,3 +141,28 @@ async def test_failed_export_mail_is_told_to_the_visitor(tracker_db, smtp):
     smtp.reject_next = 1
     note = after_request_filed(RequestType.EXPORT, "PRV-ABCDEF", JANE, False, mailer=mailer_for(smtp))
     assert "couldn't email you" in note
+
+
+async def test_deletion_completed_in_the_ticket_backend_erases_our_copy(tracker_db):
+    from actions.delivery import deliver_pending
+    from actions.erasure import refresh_open_deletions
+    from tests.support.fake_zendesk import FakeZendesk
+    from tests.test_delivery import backend_for
+
+    zendesk = FakeZendesk().start()
+    try:
+        backend = backend_for(zendesk.url)
+        await chat(tracker_db, "conv-jane05", JANE)
+        record_request(JANE, RequestType.DELETION, None, "rest", "conv-jane05", backend="zendesk")
+        deliver_pending(backend)
+        with session_scope() as session:
+            ticket = session.execute(select(PrivacyRequest.external_id)).scalar_one()
+
+        assert refresh_open_deletions(backend) == 1
+        assert senders(tracker_db) == {"conv-jane05"}  # still open there: nothing erased
+        zendesk.set_status(int(ticket), "solved")
+        assert refresh_open_deletions(backend) == 1
+        assert senders(tracker_db) == set()
+        assert refresh_open_deletions(backend) == 0  # completed: no longer checked
+    finally:
+        zendesk.stop()
