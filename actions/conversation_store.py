@@ -89,6 +89,18 @@ def idle_conversations(engine: Engine, idle_before: float) -> List[str]:
         return list(connection.execute(query).scalars())
 
 
+def existing(engine: Engine, sender_ids: Sequence[str], batch_size: int = 500) -> List[str]:
+    """Those of these conversations that still have events in the store."""
+    if not sender_ids or not store_exists(engine):
+        return []
+    found: List[str] = []
+    with engine.connect() as connection:
+        for batch in batched(sender_ids, batch_size):
+            found += connection.execute(
+                select(events.c.sender_id).distinct().where(events.c.sender_id.in_(batch))).scalars().all()
+    return found
+
+
 def count_events(engine: Engine, sender_ids: Sequence[str]) -> int:
     if not sender_ids or not store_exists(engine):
         return 0

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
@@ -80,17 +80,28 @@ def _project_rows(kind: str, model, condition, report: PurgeReport, batch_size: 
         time.sleep(PAUSE_BETWEEN_BATCHES)
 
 
-def _tracker_conversations(engine: Engine, idle_before: datetime, report: PurgeReport, batch_size: int) -> None:
+def _tracker_conversations(engine: Engine, idle_before: datetime, report: PurgeReport, batch_size: int) -> List[str]:
     cutoff = idle_before.timestamp()
     idle = conversation_store.idle_conversations(engine, cutoff)
     report.removed["conversations"] = len(idle)
     if report.dry_run:
         report.removed["conversation events"] = sum(
             conversation_store.count_events(engine, batch) for batch in conversation_store.batched(idle, batch_size))
-        return
+        return idle
     for batch in conversation_store.batched(idle, batch_size):
         report.removed["conversation events"] += conversation_store.delete_conversations(engine, batch, cutoff)
         time.sleep(PAUSE_BETWEEN_BATCHES)
+    return idle
+
+
+def _still_stored(engine: Engine, verified_before: datetime, purged: List[str]) -> List[str]:
+    """Conversations verified before the cutoff whose events are kept (the visitor
+    came back later): their verification must stay with them."""
+    with session_scope() as session:
+        candidates = session.execute(select(VerifiedConversation.conversation_id).distinct().where(
+            VerifiedConversation.expires_at < verified_before)).scalars().all()
+    gone = set(purged)  # a dry run has not deleted them yet
+    return [c for c in conversation_store.existing(engine, candidates) if c not in gone]
 
 
 def purge(now: Optional[datetime] = None, dry_run: bool = False, settings: Optional[Settings] = None,
@@ -104,13 +115,14 @@ def purge(now: Optional[datetime] = None, dry_run: bool = False, settings: Optio
 
     engine = tracker_engine or conversation_store.tracker_engine()
     started = time.perf_counter()
-    _tracker_conversations(engine, conversations_before, report, batch_size or CONVERSATION_BATCH)
+    purged = _tracker_conversations(engine, conversations_before, report, batch_size or CONVERSATION_BATCH)
     report.seconds["conversations"] = time.perf_counter() - started
     for kind, model, condition in (
         ("drafts", RequestDraft, RequestDraft.created_at < conversations_before),
         # A verification links a conversation to its address (export, erasure), so
-        # it stays as long as the conversation may, not just until it expires.
-        ("verifications", VerifiedConversation, VerifiedConversation.expires_at < conversations_before),
+        # it stays as long as the conversation does, not just until it expires.
+        ("verifications", VerifiedConversation, (VerifiedConversation.expires_at < conversations_before)
+         & VerifiedConversation.conversation_id.not_in(_still_stored(engine, conversations_before, purged))),
         ("codes", OneTimeCode, OneTimeCode.expires_at < conversations_before),
         ("code sends", CodeSend, CodeSend.sent_at < conversations_before),
         ("escalations", Escalation, Escalation.status.in_(RESOLVED_ESCALATIONS)

@@ -98,6 +98,9 @@ async def test_old_conversation_is_gone_and_recent_one_untouched(tracker_db):
     store.engine.dispose()
     add_project_rows("old@example.org", "old-aaaaaa", NOW - timedelta(days=31))
     add_project_rows("new@example.org", "new-bbbbbb", NOW - timedelta(days=29))
+    with session_scope() as session:  # verified 90 days ago, in the conversation still kept
+        session.add(VerifiedConversation(conversation_id="back-cccccc", email="back@example.org",
+                                         verified_at=NOW - timedelta(days=90), expires_at=NOW - timedelta(days=90)))
     before = tracker_senders(tracker_db)
 
     report = purge(now=NOW, batch_size=2)
@@ -105,8 +108,11 @@ async def test_old_conversation_is_gone_and_recent_one_untouched(tracker_db):
     assert tracker_senders(tracker_db) == {"new-bbbbbb": before["new-bbbbbb"], "back-cccccc": before["back-cccccc"]}
     assert report.removed["conversations"] == 1 and report.removed["conversation events"] == before["old-aaaaaa"]
     with session_scope() as session:
-        for model in (RequestDraft, VerifiedConversation, OneTimeCode, CodeSend, Escalation):
+        for model in (RequestDraft, OneTimeCode, CodeSend, Escalation):
             assert set(session.execute(select(model.conversation_id)).scalars()) == {"new-bbbbbb"}, model
+        # A verification stays as long as its conversation: export and erasure find it by it.
+        assert set(session.execute(select(VerifiedConversation.conversation_id)).scalars()) == \
+            {"new-bbbbbb", "back-cccccc"}
     # Request records follow REQUEST_RETENTION_DAYS (1095 after completion), so both stay.
     assert counts()["privacy_requests"] == 2
     assert report.removed["drafts"] == report.removed["escalations"] == 1
@@ -143,7 +149,7 @@ async def test_dry_run_counts_and_removes_nothing(tracker_db, capsys):
     report = purge(now=NOW, dry_run=True)
 
     assert report.removed["conversations"] == 1 and report.removed["conversation events"] == 12
-    assert report.removed["drafts"] == 1
+    assert report.removed["drafts"] == report.removed["verifications"] == 1
     assert counts() == before_rows and tracker_senders(tracker_db) == before_events
 
 
