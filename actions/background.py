@@ -9,5 +9,7 @@ from __future__ import annotations
 
 def start_background_jobs() -> None:
     from actions.retention import start_daily_purge
+    from actions.settings import get_settings
 
+    get_settings()  # a bad setting (REQUEST_RETENTION_DAYS < 45) stops the server here, not in a thread
     start_daily_purge()

@@ -117,8 +117,14 @@ def cmd_deliver(args) -> int:
 
 def cmd_purge(args) -> int:
     from actions.retention import purge
+    from actions.settings import ConfigError
 
-    for line in purge(dry_run=args.dry_run).lines():
+    try:
+        report = purge(dry_run=args.dry_run)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in report.lines():
         print(line)
     return 0
 

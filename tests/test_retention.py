@@ -182,6 +182,13 @@ def test_request_retention_below_45_days_is_refused(isolated_env, monkeypatch):
     assert get_settings().request_retention_days == 45
 
 
+def test_cli_purge_refuses_a_too_short_request_retention(isolated_env, monkeypatch, capsys):
+    monkeypatch.setenv("REQUEST_RETENTION_DAYS", "30")
+    reset_settings_cache()
+    assert staff_cli.main(["purge"]) == 2
+    assert "REQUEST_RETENTION_DAYS=30 is too short" in capsys.readouterr().err
+
+
 def test_retention_defaults(isolated_env):
     settings = get_settings()
     assert (settings.conversation_retention_days, settings.request_retention_days) == (30, 1095)
