@@ -200,3 +200,20 @@ def test_audit_log_of_a_purge_holds_counts_only(tracker_db):
     with session_scope() as session:
         detail = session.execute(select(AuditEvent.detail).where(AuditEvent.event == "retention_purge")).scalar_one()
     assert "@" not in detail and json.loads(detail)["drafts"] == 1
+
+
+@pytest.mark.e2e
+def test_action_server_refuses_to_start_with_a_too_short_request_retention(tmp_path):
+    import os
+    import subprocess
+
+    from tests.support.net import free_port
+    from tests.support.stack import ROOT, VENV_BIN
+
+    env = {**os.environ, "REQUEST_RETENTION_DAYS": "10", "IMAGO_DOTENV": "off", "RASA_TELEMETRY_ENABLED": "false",
+           "PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{tmp_path / 'imago.db'}",
+           "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}"}
+    result = subprocess.run([str(VENV_BIN / "rasa"), "run", "actions", "--port", str(free_port()), "--actions",
+                             "actions"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "REQUEST_RETENTION_DAYS=10 is too short: it must be at least 45 days" in result.stdout + result.stderr
