@@ -124,6 +124,15 @@ def delete_conversations(engine: Engine, sender_ids: Sequence[str], still_idle_b
         return connection.execute(delete(events).where(condition)).rowcount
 
 
+def delete_events_until(engine: Engine, sender_id: str, until: float) -> int:
+    """Deletes one conversation's events up to `until` (epoch seconds), keeping later ones."""
+    if not store_exists(engine):
+        return 0
+    with engine.begin() as connection:
+        return connection.execute(
+            delete(events).where(events.c.sender_id == sender_id, events.c.timestamp <= until)).rowcount
+
+
 def conversation_events(engine: Engine, sender_id: str) -> List[dict]:
     """The stored events of one conversation, oldest first, as Rasa serialised them."""
     if not store_exists(engine):

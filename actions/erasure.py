@@ -22,6 +22,7 @@ from actions.db import session_scope
 from actions.models import (
     CodeSend,
     DeliveryState,
+    ErasedConversation,
     Escalation,
     OneTimeCode,
     PrivacyRequest,
@@ -29,6 +30,7 @@ from actions.models import (
     RequestStatus,
     RequestType,
     VerifiedConversation,
+    utcnow,
 )
 
 logger = logging.getLogger(__name__)
@@ -62,6 +64,8 @@ def erase_assistant_data(email: str, request_id: Optional[int] = None, actor: st
         ):
             removed[kind] = session.execute(
                 delete(model).where(condition).execution_options(synchronize_session=False)).rowcount
+        # Remembered so that a history written back by a turn in progress is erased again.
+        session.add_all([ErasedConversation(conversation_id=c, erased_at=utcnow()) for c in conversations])
         audit.record("assistant_data_erased", request_id=request_id, actor=actor, session=session, detail=removed)
     logger.info("assistant data erased for request #%s: %s", request_id, removed)
     return removed

@@ -166,3 +166,24 @@ async def test_deletion_completed_in_the_ticket_backend_erases_our_copy(tracker_
         assert refresh_open_deletions(backend) == 0  # completed: no longer checked
     finally:
         zendesk.stop()
+
+
+async def test_history_written_back_by_a_turn_in_progress_is_erased_by_the_next_purge(tracker_db):
+    from actions.retention import purge
+
+    await chat(tracker_db, "conv-jane06", JANE)
+    store = RedactingSQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(tracker_db))
+    in_progress = await store.retrieve("conv-jane06")  # the Rasa server is handling a turn ...
+    deletion = record_request(JANE, RequestType.DELETION, None, "rest", "conv-jane06")
+    set_status(deletion.reference, RequestStatus.COMPLETED)  # ... when staff complete the deletion
+    assert senders(tracker_db) == set()
+    in_progress.update(BotUttered("Here is your status."))
+    await store.save(in_progress)  # the turn ends: the whole history is written back
+    assert senders(tracker_db) == {"conv-jane06"}
+
+    report = purge()
+
+    assert report.removed["erased events written back"] == 12
+    assert [e.text for e in (await store.retrieve("conv-jane06")).events
+            if isinstance(e, (UserUttered, BotUttered))] == ["Here is your status."]
+    store.engine.dispose()
