@@ -19,6 +19,7 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -149,6 +150,12 @@ def measure(conversations: int, events: int) -> Dict:
         "turn_p95_during_ms": percentile(during, 95) * 1000, "turn_max_during_ms": max(during, default=0) * 1000,
     }
     print(json.dumps(result, indent=2), flush=True)
+    from actions import conversation_store
+    from actions.db import reset_engine
+
+    conversation_store.dispose_engines()
+    reset_engine()
+    shutil.rmtree(workdir, ignore_errors=True)  # ~350 MB of databases
     return result
 
 
