@@ -333,7 +333,17 @@ class ActionFileRequest(Action):
                 f"- We must answer by: **{format_date(view.due_at)}** (one month, as the GDPR requires)\n\n"
                 "Keep the reference. You can ask me for the status at any time."
             )
+            export_note = await asyncio.to_thread(_mail_assistant_export, view, email)
+            if export_note:
+                dispatcher.utter_message(text=export_note)
         return _reset_slots()
+
+
+def _mail_assistant_export(view, email: str) -> Optional[str]:
+    """Access and export requests: the assistant's own data, mailed as JSON (actions/data_export.py)."""
+    from imago_core.data_export import after_request_filed
+
+    return after_request_filed(view.request_type, view.reference, email, view.duplicate)
 
 
 async def _after_recording() -> None:

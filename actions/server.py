@@ -24,6 +24,7 @@ from typing import Optional
 
 from rasa_sdk import utils
 from rasa_sdk.endpoint import create_app
+from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
@@ -53,10 +54,12 @@ def build_app(token: str, package: str = "actions") -> Sanic:
     async def answer_without_echo(request: Request, exception: Exception):
         if isinstance(exception, SanicException):
             return response.json({"error": "bad request"}, status=getattr(exception, "status_code", 400) or 400)
-        action = _action_name(request)
-        logger.error("action %s failed: %s", action, type(exception).__name__)
-        return response.json({"error": "internal error", "action_name": action}, status=500)
+        logger.error("action %s failed: %s", _action_name(request), type(exception).__name__)
+        return response.json({"error": "internal error"}, status=500)  # nothing from the request
 
+    # rasa-sdk's own `run` attaches plugins (rasa_sdk_plugins: the startup of background
+    # jobs); this entry point builds the app itself, so it attaches them here.
+    plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app
 
 

@@ -15,6 +15,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from imago_core.redaction import redact_all
+from extensions.store_checks import ensure_sqlite_folder, require_database
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,15 @@ def _masked(events: List[Event], already_stored: int) -> List[dict]:
 
 
 class RedactingSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, domain=None, dialect: str = "sqlite", host=None, port=None, db: str = "rasa.db",
+                 username=None, password=None, connect_wait_seconds: float = 20, **kwargs) -> None:
+        # No silent in-memory fallback (extensions/store_checks.py): create the SQLite
+        # folder first, and stop the server if the database cannot be reached.
+        ensure_sqlite_folder(self.get_db_url(dialect, host, port, db, username, password))
+        super().__init__(domain, dialect=dialect, host=host, port=port, db=db, username=username,
+                         password=password, **kwargs)
+        require_database(self.engine, self.Base.metadata, self.SQLEvent.__table__, float(connect_wait_seconds))
+
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Rasa's version publishes the events unmasked; an event broker gets what the
         database gets. (save() publishes on its own; this is for other callers.)"""

@@ -287,6 +287,9 @@ def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> Non
                 row.status, row.status_changed_at = remote, utcnow()
                 audit.record("status_changed", request_id=request_id, actor=f"backend:{backend.name}",
                              session=session, detail={"from": current.value, "to": remote.value})
+            from imago_core.erasure import after_status_change  # a completed deletion erases our own copy
+
+            after_status_change(request_id, actor=f"backend:{backend.name}")
 
 
 def _ticket_missing(backend: TicketBackend, request_id: int, external_id: str, current: RequestStatus,

@@ -13,7 +13,10 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence, Tuple
+
+# (file name, content, MIME type such as "application/json")
+Attachment = Tuple[str, bytes, str]
 
 from imago_core.settings import Settings, get_settings
 
@@ -25,11 +28,12 @@ class MailError(Exception):
 
 
 class Mailer:
-    def send(self, to: str, subject: str, body: str) -> None:
+    def send(self, to: str, subject: str, body: str, attachments: Sequence[Attachment] = ()) -> None:
         raise NotImplementedError
 
 
-def build_message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
+def build_message(sender: str, to: str, subject: str, body: str,
+                  attachments: Sequence[Attachment] = ()) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
@@ -37,6 +41,9 @@ def build_message(sender: str, to: str, subject: str, body: str) -> EmailMessage
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="imago-privacy-assistant")
     message.set_content(body)
+    for filename, content, mime_type in attachments:
+        maintype, _, subtype = mime_type.partition("/")
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
     return message
 
 
@@ -51,8 +58,8 @@ class SmtpMailer(Mailer):
         self.starttls, self.use_ssl, self.timeout = starttls, use_ssl, timeout
         self.ssl_context = ssl_context or ssl.create_default_context()
 
-    def send(self, to: str, subject: str, body: str) -> None:
-        message = build_message(self.sender, to, subject, body)
+    def send(self, to: str, subject: str, body: str, attachments: Sequence[Attachment] = ()) -> None:
+        message = build_message(self.sender, to, subject, body, attachments)
         try:
             if self.use_ssl:
                 client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.ssl_context)
@@ -79,8 +86,8 @@ class OutboxMailer(Mailer):
     def __init__(self, folder: Path, sender: str):
         self.folder, self.sender = Path(folder), sender
 
-    def send(self, to: str, subject: str, body: str) -> None:
-        message = build_message(self.sender, to, subject, body)
+    def send(self, to: str, subject: str, body: str, attachments: Sequence[Attachment] = ()) -> None:
+        message = build_message(self.sender, to, subject, body, attachments)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")

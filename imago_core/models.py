@@ -212,3 +212,16 @@ class InboundMarker(Base):
     id = Column(Integer, primary_key=True)
     key = Column(String(255), nullable=False, unique=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class ErasedConversation(Base):
+    """A conversation erased for a completed deletion request. If the Rasa server was
+    in the middle of a turn of it, it writes the history back when the turn ends; the
+    daily purge deletes those events again (timestamp <= erased_at). Kept for
+    CONVERSATION_RETENTION_DAYS; holds no address."""
+
+    __tablename__ = "erased_conversations"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    erased_at = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -127,4 +127,12 @@ def set_status(reference: str, status: RequestStatus, actor: str = "staff", note
         row.status, row.status_changed_at = status, utcnow()
         audit.record("status_changed", request_id=row.id, actor=actor, session=session,
                      detail={"from": previous.value, "to": status.value, **({"note": note} if note else {})})
-        return RequestView.of(row)
+        view, request_id = RequestView.of(row), row.id
+    _after_status_change(request_id, actor)
+    return view
+
+
+def _after_status_change(request_id: int, actor: str) -> None:
+    from imago_core.erasure import after_status_change  # a completed deletion erases our own copy
+
+    after_status_change(request_id, actor)

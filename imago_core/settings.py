@@ -160,6 +160,10 @@ class Settings:
     rt_user: Optional[str] = None
     rt_password: Optional[str] = field(repr=False, default=None)
     zendesk: ZendeskSettings = field(default_factory=ZendeskSettings)
+    # Retention (imago_core/retention.py); see .env.example.
+    conversation_retention_days: int = 30
+    request_retention_days: int = 1095
+    tracker_store_url: str = "sqlite:///var/tracker.db"
     handoff_wait: str = "usually within one working day"
     staff_token: Optional[str] = field(repr=False, default=None)
     staff_tokens: Optional[str] = field(repr=False, default=None)  # "name:token,name:token"
@@ -201,6 +205,21 @@ def _timeout(env: Mapping[str, str]) -> float:
     return value
 
 
+# A request record must stay at least as long as answering a request can take
+# (one month under GDPR Art. 12(3), plus slack for follow-up questions).
+MIN_REQUEST_RETENTION_DAYS = 45
+
+
+def _retention_days(name: str, default: int, minimum: int, env: Mapping[str, str]) -> int:
+    days = _env_int(name, default, env)
+    if days < minimum:
+        raise ConfigError(
+            f"{name}={days} is too short: it must be at least {minimum} days"
+            + (" (the time needed to answer a request)" if minimum > 1 else "")
+        )
+    return days
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Settings from a mapping of variables (the environment, or a test's own)."""
     var_dir = Path(_env("IMAGO_VAR_DIR", str(PROJECT_ROOT / "var"), env))
@@ -238,6 +257,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         action_server_token=_env("ACTION_SERVER_TOKEN", env=env),
         rest_token=_env("REST_TOKEN", env=env),
         trusted_proxies=_env("TRUSTED_PROXIES", "", env),
+        conversation_retention_days=_retention_days("CONVERSATION_RETENTION_DAYS", 30, 1, env),
+        request_retention_days=_retention_days("REQUEST_RETENTION_DAYS", 1095, MIN_REQUEST_RETENTION_DAYS, env),
+        tracker_store_url=_env("TRACKER_STORE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}", env),
     )
 
 

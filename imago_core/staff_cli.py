@@ -6,6 +6,7 @@
     imago-requests deliver [--loop]        (push pending requests to the ticket backend)
     imago-requests deliver --retry PRV-7K3M9Q [PRV-...]   (a failed request, once its cause is fixed)
     imago-requests deliver --retry-failed                 (every failed request, e.g. after fixing credentials)
+    imago-requests purge [--dry-run]       (remove what is past its retention period)
 
 (`python -m imago_core.staff_cli ...` works too.) Reads DATABASE_URL like the assistant.
 """
@@ -165,6 +166,20 @@ def _report_retried(references: List[str]) -> int:
     return 0 if ok else 1
 
 
+def cmd_purge(args) -> int:
+    from imago_core.retention import purge
+    from imago_core.settings import ConfigError
+
+    try:
+        report = purge(dry_run=args.dry_run)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in report.lines():
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imago-requests", description="Privacy requests for staff")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -193,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.add_argument("--retry-failed", action="store_true", help="retry every failed request")
     deliver.add_argument("--by", default="cli", help="who asks for the retry (for the audit log)")
     deliver.set_defaults(func=cmd_deliver)
+
+    purging = commands.add_parser("purge", help="remove what is past its retention period, by kind")
+    purging.add_argument("--dry-run", action="store_true", help="count only, remove nothing")
+    purging.set_defaults(func=cmd_purge)
     return parser
 
 

@@ -54,6 +54,8 @@ class Stack:
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore",
             "DATABASE_URL": f"sqlite:///{self.workdir / 'imago.db'}",
             "MAIL_OUTBOX": str(self.workdir / "outbox"),
+            # Where the action server's retention purge and erasure find conversations.
+            "TRACKER_STORE_URL": f"sqlite:///{self.workdir / 'tracker.db'}",
             "OTP_SECRET": "e2e-test-secret-0123456789abcdef",
             "POLICY_URL": "http://localhost:8080/policy",
             "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,

@@ -11,10 +11,13 @@
  *           data-greeting="Hi! Ask me about your privacy."></script>
  *
  * Optional: data-socket-path (default /socket.io), data-persist="false" (keep
- * nothing in localStorage), data-socketio-src (another socket.io bundle URL).
+ * nothing in localStorage), data-socketio-src (another socket.io bundle URL),
+ * data-retention-days (default 30: the stored transcript expires that long after
+ * the last message; set it to CONVERSATION_RETENTION_DAYS or less),
+ * data-policy-url (default /policy, linked from the line on what the chat keeps).
  * The same settings can come from window.ImagoChatConfig = {serverUrl, title,
- * primaryColor, greeting, socketPath, persist, socketioSrc}, set before this
- * script runs; it takes precedence over the attributes.
+ * primaryColor, greeting, socketPath, persist, socketioSrc, retentionDays,
+ * policyUrl}, set before this script runs; it takes precedence over the attributes.
  *
  * Public API: window.ImagoChat.open() / close() / toggle() / send(text) /
  * reset() / isOpen() / getSessionId().
@@ -33,6 +36,11 @@
   var MAX_STORED_MESSAGES = 200;
   var TYPING_TIMEOUT_MS = 30000;
   var PHONE_QUERY = "(max-width: 480px)";
+  var DAY_MS = 24 * 60 * 60 * 1000;
+  var DEFAULT_RETENTION_DAYS = 30; // CONVERSATION_RETENTION_DAYS' default on the server
+  // A one-time code as typed ("482913", "482 913", "482-913"): never stored.
+  var CODE_SHAPED = /(^|[^\d])(\d{3}[\s-]?\d{3})(?!\d)/g;
+  var CODE_MASK = "******";
   var USER_EVENT = "user_uttered";
   var BOT_EVENT = "bot_uttered";
 
@@ -54,7 +62,12 @@
     loadFailed: "The chat could not be loaded. Please try again later.",
     resetDone: "New conversation started.",
     attachment: "Open attachment",
-    newTab: " (opens in a new tab)"
+    newTab: " (opens in a new tab)",
+    keeps: function (days) {
+      return "This chat keeps your messages for " + (days === 1 ? "1 day" : days + " days") +
+        " after your last one, in this browser and on our server; codes are never kept. ";
+    },
+    policy: "Privacy policy"
   };
 
   // ---------------------------------------------------------------- config
@@ -97,6 +110,8 @@
       greeting: data.greeting || "",
       primaryColor: data.primaryColor || "#0b5cab",
       persist: data.persist !== "false",
+      retentionDays: positiveNumber(data.retentionDays, DEFAULT_RETENTION_DAYS),
+      policyUrl: new URL(data.policyUrl || "/policy", document.baseURI).href,
       cssUrl: new URL("imago-chat.css", base).href,
       socketIoUrl: data.socketioSrc
         ? new URL(data.socketioSrc, document.baseURI).href
@@ -105,12 +120,17 @@
     };
   }
 
+  function positiveNumber(raw, fallback) {
+    var value = parseFloat(raw);
+    return isFinite(value) && value > 0 ? value : fallback;
+  }
+
   // ---------------------------------------------------------------- storage
 
   var memoryStore = null; // used when localStorage is unavailable or disabled
 
   function loadState() {
-    var empty = { sessionId: null, messages: [], open: false };
+    var empty = { sessionId: null, messages: [], open: false, lastMessageAt: null };
     var raw = null;
     if (config.persist) {
       try {
@@ -126,14 +146,61 @@
     }
     try {
       var parsed = JSON.parse(raw);
+      if (expired(parsed)) {
+        forgetStored();
+        return empty;
+      }
       return {
         sessionId: typeof parsed.sessionId === "string" ? parsed.sessionId : null,
         messages: Array.isArray(parsed.messages) ? parsed.messages.filter(isStoredMessage) : [],
-        open: parsed.open === true
+        open: parsed.open === true,
+        lastMessageAt: typeof parsed.lastMessageAt === "number" ? parsed.lastMessageAt : null
       };
     } catch (e) {
       return empty;
     }
+  }
+
+  /** The transcript and session end together, retentionDays after the last
+   * message (the server forgets the conversation then too). A transcript with
+   * no date (stored by an older version) counts as expired. */
+  function expired(parsed) {
+    var hasMessages = Array.isArray(parsed.messages) && parsed.messages.length > 0;
+    if (!hasMessages && !parsed.sessionId) {
+      return false;
+    }
+    return typeof parsed.lastMessageAt !== "number" ||
+      Date.now() - parsed.lastMessageAt > config.retentionDays * DAY_MS;
+  }
+
+  function forgetStored() {
+    memoryStore = null;
+    try {
+      window.localStorage.removeItem(config.storageKey);
+    } catch (e) {
+      // blocked storage: nothing was kept there
+    }
+  }
+
+  function maskCodes(text) {
+    return text.replace(CODE_SHAPED, "$1" + CODE_MASK);
+  }
+
+  /** What is written to storage: the transcript with code-shaped text masked. */
+  function storable(current) {
+    return {
+      sessionId: current.sessionId,
+      open: current.open,
+      lastMessageAt: current.lastMessageAt,
+      messages: current.messages.map(function (m) {
+        var copy = {};
+        Object.keys(m).forEach(function (key) {
+          copy[key] = m[key];
+        });
+        copy.text = maskCodes(m.text);
+        return copy;
+      })
+    };
   }
 
   function isStoredMessage(m) {
@@ -144,7 +211,7 @@
     if (state.messages.length > MAX_STORED_MESSAGES) {
       state.messages = state.messages.slice(-MAX_STORED_MESSAGES);
     }
-    var raw = JSON.stringify(state);
+    var raw = JSON.stringify(storable(state));
     if (!config.persist) {
       memoryStore = raw;
       return;
@@ -397,6 +464,12 @@
     header.appendChild(resetButton);
     header.appendChild(closeButton);
 
+    // What the chat keeps and for how long, until the visitor's first message.
+    var retention = el("p", "imago-chat__retention", TEXT.keeps(config.retentionDays));
+    retention.id = "imago-chat-retention";
+    var policyHref = config.policyUrl.indexOf("#") === -1 ? config.policyUrl + "#retention" : config.policyUrl;
+    retention.appendChild(makeLink(TEXT.policy, policyHref));
+
     var log = el("ol", "imago-chat__log");
     log.id = "imago-chat-log";
     log.setAttribute("aria-label", TEXT.conversation);
@@ -437,6 +510,7 @@
     live.setAttribute("aria-atomic", "false");
 
     panel.appendChild(header);
+    panel.appendChild(retention);
     panel.appendChild(log);
     panel.appendChild(typing);
     panel.appendChild(form);
@@ -455,6 +529,7 @@
       sendButton: sendButton,
       resetButton: resetButton,
       closeButton: closeButton,
+      retention: retention,
       live: live
     };
   }
@@ -517,7 +592,9 @@
 
   function addMessage(message, options) {
     state.messages.push(message);
+    state.lastMessageAt = Date.now();
     saveState();
+    updateRetentionLine();
     var item = renderMessage(message, state.messages.length - 1);
     if (options && options.announce) {
       announce(config.title + ": " + item.querySelector(".imago-chat__bubble").textContent);
@@ -560,7 +637,21 @@
       saveState();
     }
     state.messages.forEach(renderMessage);
+    updateRetentionLine();
     scrollToEnd();
+  }
+
+  /** Shown (and read with the dialog) until the visitor has said something. */
+  function updateRetentionLine() {
+    var started = state.messages.some(function (m) {
+      return m.role === "user";
+    });
+    ui.retention.hidden = started;
+    if (started) {
+      ui.panel.removeAttribute("aria-describedby");
+    } else {
+      ui.panel.setAttribute("aria-describedby", ui.retention.id);
+    }
   }
 
   var typingTimer = null;
@@ -804,6 +895,7 @@
   function reset() {
     state.sessionId = null;
     state.messages = [];
+    state.lastMessageAt = null;
     outbox = [];
     hideTyping();
     saveState();

@@ -1,0 +1,27 @@
+"""Hooks for the rasa-sdk action server.
+
+rasa_sdk/plugin.py imports a package of exactly this name, if it is importable, and
+calls `init_hooks(manager)`; `rasa run actions` then calls every
+`attach_sanic_app_extensions(app)` before serving. That is the action server's
+startup hook: background jobs start with the server, not on a first action.
+"""
+from __future__ import annotations
+
+import pluggy
+
+hookimpl = pluggy.HookimplMarker("rasa_sdk")
+
+
+class BackgroundJobs:
+    @hookimpl
+    def attach_sanic_app_extensions(self, app) -> None:
+        async def start(_app, _loop) -> None:
+            from imago_core.background import start_background_jobs
+
+            start_background_jobs()
+
+        app.register_listener(start, "after_server_start")
+
+
+def init_hooks(manager: pluggy.PluginManager) -> None:
+    manager.register(BackgroundJobs())
