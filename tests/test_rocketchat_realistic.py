@@ -343,6 +343,33 @@ async def test_room_with_two_people_gives_each_their_own_conversation(harness, f
     assert connector.room_of(alice.sender_id) == CHANNEL
 
 
+@pytest.mark.parametrize("members, room_id", [
+    (["ALICEID", "BOBID"], None),  # a DM of two people: its id is their ids joined
+    (["ALICEID", "BOBID", "AGENTID"], "GROUPDMROOMID01"),  # a group DM, known from rooms.info
+])
+async def test_direct_message_between_people_is_never_read(harness, fake, caplog, members, room_id):
+    # An outgoing webhook set to all_direct_messages fires for every DM in the workspace.
+    room = fake.add_direct_message(members, room_id)._id
+    caplog.set_level(logging.INFO, logger=LOGGER)
+
+    await outgoing(fake, harness, room, "ALICEID", "my salary is 4,200 and my PIN is 1234")
+    await outgoing(fake, harness, room, "ALICEID", "second message")  # the room kind is remembered
+
+    assert harness.bot.messages == []  # no turn: no tracker, nothing stored
+    assert fake.posted_messages() == []
+    assert "4,200" not in caplog.text and "without the bot" in caplog.text
+
+
+async def test_room_kind_cache_forgets_the_oldest_room(harness, fake, monkeypatch):
+    monkeypatch.setattr(connector, "ROOM_KIND_CACHE_SIZE", 2)
+    for n in range(3):
+        fake.add_channel(f"ROOM{n}", ["ALICEID", fake.bot_user_id])
+        await outgoing(fake, harness, f"ROOM{n}", "ALICEID", "hello")
+    assert list(harness.channel._room_kinds) == ["ROOM1", "ROOM2"]
+    await outgoing(fake, harness, "ROOM1", "ALICEID", "again")  # cached: no rooms.info
+    assert [c.body["roomId"] for c in fake.calls(ROOMS_INFO)] == ["ROOM0", "ROOM1", "ROOM2"]
+
+
 async def test_request_in_a_shared_room_moves_to_a_direct_message(harness, fake):
     harness.bot.reply = lambda m: {"custom": move_request("deletion")} if m.sender_id.count(":") > 1 else {
         "text": "What's your email address?"}
