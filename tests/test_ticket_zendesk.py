@@ -14,6 +14,8 @@ import requests
 
 from imago_core.settings import ConfigError
 from imago_core.tickets.base import (
+    AUTH_RETRY_SECONDS,
+    BackendAuthError,
     PermanentBackendError,
     RequesterSuspendedError,
     TicketDraft,
@@ -264,24 +266,27 @@ def test_token_pair_is_refreshed_and_the_new_pair_survives_a_restart(fake_zendes
     assert len(fake_zendesk.token_requests()) == 2  # no second refresh needed
 
 
-def test_refused_refresh_token_is_permanent_and_says_what_to_do(fake_zendesk):
+def test_refused_refresh_token_waits_long_and_says_what_to_do(fake_zendesk):
     access, _ = fake_zendesk.issue_token_pair()
     auth = OAuthTokenPair(access, "zrt_not-a-valid-one", fake_zendesk.client_id, None, fake_zendesk.scope)
     backend = ZendeskBackend(url=fake_zendesk.url, timeout=5, auth=auth)
     fake_zendesk.expire_access_tokens()
 
-    with pytest.raises(PermanentBackendError) as caught:
+    with pytest.raises(BackendAuthError) as caught:
         backend.create(draft())
+    assert caught.value.retry_after == AUTH_RETRY_SECONDS
 
     message = str(caught.value)
     assert "invalid_grant" in message and "ZENDESK_REFRESH_TOKEN" in message
     assert "zrt_not-a-valid-one" not in message and access not in message
 
 
-def test_wrong_client_secret_is_permanent_and_not_repeated(fake_zendesk):
+def test_wrong_client_secret_waits_long_and_is_not_repeated(fake_zendesk):
     backend = backend_for(fake_zendesk, secret="wrong-secret")
-    with pytest.raises(PermanentBackendError) as caught:
+    with pytest.raises(BackendAuthError) as caught:
         backend.create(draft())
+    # Transient (the queue recovers once the secret is fixed), but not retried soon.
+    assert not isinstance(caught.value, PermanentBackendError) and caught.value.retry_after == AUTH_RETRY_SECONDS
     message = str(caught.value)
     assert "invalid_client" in message and "ZENDESK_CLIENT_SECRET" in message
     assert "wrong-secret" not in message
@@ -292,7 +297,7 @@ def test_wrong_client_secret_is_permanent_and_not_repeated(fake_zendesk):
 def test_a_scope_the_client_may_not_grant_is_named():
     server = FakeZendesk(scopes="tickets:read").start()
     try:
-        with pytest.raises(PermanentBackendError) as caught:
+        with pytest.raises(BackendAuthError) as caught:
             backend_for(server, scope="tickets:read tickets:write").create(draft())
         assert "invalid_scope" in str(caught.value) and "tickets:read tickets:write" in str(caught.value)
     finally:
@@ -469,10 +474,11 @@ def test_api_token_still_works_until_2027_with_a_warning(fake_zendesk, caplog):
     assert fake_zendesk.api_token not in caplog.text
 
 
-def test_wrong_api_token_is_permanent(fake_zendesk):
+def test_wrong_api_token_waits_long_for_a_person(fake_zendesk):
     backend = ZendeskBackend(email=fake_zendesk.email, api_token="wrong-token", url=fake_zendesk.url, timeout=5)
-    with pytest.raises(PermanentBackendError) as caught:
+    with pytest.raises(BackendAuthError) as caught:
         backend.create(draft())
+    assert caught.value.retry_after == AUTH_RETRY_SECONDS
     assert "401" in str(caught.value) and "ZENDESK_TOKEN" in str(caught.value)
     assert "wrong-token" not in str(caught.value)
     assert fake_zendesk.tickets == []

@@ -28,6 +28,7 @@ from typing import Any, Dict, List, Optional
 import requests
 
 from .base import (
+    BackendAuthError,
     PermanentBackendError,
     RequesterSuspendedError,
     TicketBackend,
@@ -341,7 +342,7 @@ class ZendeskBackend(TicketBackend):
                     continue
             if response.status_code in (401, 403):
                 detail = safe_detail(_server_message(response))
-                raise PermanentBackendError(
+                raise BackendAuthError(
                     f"Zendesk {what}: not allowed (HTTP {response.status_code}){detail}; {self.auth.hint()}")
             return response
         raise AssertionError("unreachable")  # pragma: no cover

@@ -37,7 +37,7 @@ import requests
 
 from imago_core.retry_after import retry_after_seconds
 
-from .base import PermanentBackendError, TransientBackendError
+from .base import BackendAuthError, PermanentBackendError, TransientBackendError
 from .http import safe_detail
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class OAuthClientCredentials(_OAuth):
                 "client_secret": self._client_secret, "scope": self.scope}
         status, answer, _ = self._post_token(session, base_url, timeout, body)
         if status >= 400:
-            raise PermanentBackendError(
+            raise BackendAuthError(
                 f"Zendesk OAuth (client_credentials): token refused (HTTP {status}){self._oauth_error(answer)}; "
                 f"{self.hint()}")
         self._accept(answer)
@@ -237,7 +237,7 @@ class OAuthTokenPair(_OAuth):
         if self._load_stored() and not self._expiring():
             return
         if not self._refresh:
-            raise PermanentBackendError(
+            raise BackendAuthError(
                 "Zendesk OAuth (token_pair): the access token expired and there is no refresh token; "
                 "issue a new pair and set ZENDESK_ACCESS_TOKEN and ZENDESK_REFRESH_TOKEN")
         body = {"grant_type": "refresh_token", "refresh_token": self._refresh, "client_id": self.client_id}
@@ -247,7 +247,7 @@ class OAuthTokenPair(_OAuth):
         if status >= 400:
             if self._load_stored():  # lost a race with another process: its pair is the valid one
                 return
-            raise PermanentBackendError(
+            raise BackendAuthError(
                 f"Zendesk OAuth (refresh_token): refresh refused (HTTP {status}){self._oauth_error(answer)}; "
                 f"{self.hint()}")
         self._accept(answer)
