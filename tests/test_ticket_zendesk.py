@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import stat
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -302,6 +303,51 @@ def test_a_scope_the_client_may_not_grant_is_named():
         assert "invalid_scope" in str(caught.value) and "tickets:read tickets:write" in str(caught.value)
     finally:
         server.stop()
+
+
+def test_two_processes_refreshing_the_same_pair_refresh_it_once(fake_zendesk, tmp_path):
+    """Process A has the new pair from Zendesk but has not stored it yet when process B
+    finds the access token expired: B must wait for A's pair, not spend the old refresh
+    token again (Zendesk invalidated it, so B would be refused)."""
+    access, refresh = fake_zendesk.issue_token_pair()
+
+    def process():  # its own auth object and its own open file description for the lock
+        return OAuthTokenPair(access, refresh, fake_zendesk.client_id, fake_zendesk.client_secret,
+                              fake_zendesk.scope, token_file=tmp_path / "zendesk-oauth.json")
+
+    first, second = process(), process()
+    fake_zendesk.expire_access_tokens()
+    got_pair, release = threading.Event(), threading.Event()
+    store = first._store
+
+    def slow_store():
+        got_pair.set()
+        release.wait(5)
+        store()
+
+    first._store = slow_store
+    results = {}
+
+    def run(name, auth):
+        try:
+            results[name] = ZendeskBackend(url=fake_zendesk.url, timeout=5, auth=auth).create(
+                draft(f"PRV-{name * 6}"))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results[name] = exc
+
+    threads = {"A": threading.Thread(target=run, args=("A", first)),
+               "B": threading.Thread(target=run, args=("B", second))}
+    threads["A"].start()
+    assert got_pair.wait(5)
+    threads["B"].start()
+    threads["B"].join(0.5)  # B gets this far on its own; with the lock it waits for A
+    release.set()
+    for thread in threads.values():
+        thread.join(10)
+
+    assert all(isinstance(r, TicketRef) for r in results.values()), results
+    assert [r.body["grant_type"] for r in fake_zendesk.token_requests()] == ["refresh_token"]
+    assert first._access == second._access
 
 
 def test_tokens_and_secrets_never_reach_the_log(fake_zendesk, tmp_path, caplog):
