@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from imago_core import message_dedup
 from imago_core.db import session_scope
 from imago_core.handoff import create_escalation, get_escalation, list_escalations
-from imago_core.models import AuditEvent, EscalationStatus
+from imago_core.models import AuditEvent, EscalationStatus, InboundMarker
 from imago_core.private_channel import move_request
 from actions.request_actions import ActionStartTask
 from extensions.channels import rocketchat as connector
@@ -101,6 +101,16 @@ async def test_five_resends_across_two_replicas_make_one_turn(servers, fake):
     turns = [m for replica in replicas for m in replica.bot.messages]
     assert [m.text for m in turns] == ["what do you do with my data?"]
     assert texts(fake, LIVECHAT_ROOM) == ["echo: what do you do with my data?"]
+
+    # Both replicas run in this process: show that the database, not process memory, kept
+    # the claim. The marker row is there; without it, the same re-send is a new turn.
+    key = f"rocketchat:{payload['messages'][0]['_id']}"
+    with session_scope() as session:
+        markers = session.execute(select(InboundMarker).where(InboundMarker.key == key)).scalars().all()
+        assert len(markers) == 1
+        session.delete(markers[0])
+    await deliver(fake, replicas[1], payload)
+    assert len([m for replica in replicas for m in replica.bot.messages]) == 2
 
 
 async def test_slow_turn_is_answered_at_once_so_rocketchat_does_not_resend(harness, fake):
