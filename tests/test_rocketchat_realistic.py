@@ -319,6 +319,26 @@ async def test_429_waits_until_x_ratelimit_reset(limited_fake):
     assert 1.0 < waited <= fake.rate_limit_window  # from X-RateLimit-Reset, not the 0.5 s backoff
 
 
+async def test_429_with_a_reset_already_past_still_backs_off(limited_fake):
+    fake = limited_fake
+    fake.rate_limit_window = 1.5
+    delays: List[float] = []
+    other = make_client(fake, [])
+    # Our clock is 10 s ahead of Rocket.Chat's: X-RateLimit-Reset looks past.
+    skewed = make_client(fake, delays, real_sleep=True, clock=lambda: time.time() + 10, backoff_base=0.5,
+                         max_attempts=4)
+    try:
+        assert await other.post_message(CHANNEL, {"text": "uses the window"})
+        assert await other.post_message(CHANNEL, {"text": "uses it up"})
+        assert await skewed.post_message(CHANNEL, {"text": "must wait"})
+    finally:
+        await other.close()
+        await skewed.close()
+
+    assert delays and all(d >= 0.5 for d in delays)  # never an immediate retry into the same 429
+    assert [c.status for c in fake.calls(POST_MESSAGE)][-1] == 200
+
+
 async def test_no_remaining_calls_means_wait_before_the_next_one(limited_fake):
     fake = limited_fake
     delays: List[float] = []
