@@ -17,6 +17,8 @@ How it meets a real Rocket.Chat (files named are in RocketChat/Rocket.Chat unles
   `handler/PostMessageSentHandler.ts`), a turn runs only where the serving agent is
   the bot, never for edited messages (`editedAt`), agents' messages (`agentId`) or
   closed rooms (the `LivechatSession` close event is remembered in the database).
+  Outgoing webhooks likewise: a direct message between two people (a webhook set
+  to `all_direct_messages` sends every one) gets no turn and is not stored.
 - Conversations belong to (room, user): a room with several people gives each
   person their own conversation (`conversation_id`), and a privacy request started
   there is moved to a direct message (`im.create`) before anything personal is asked.
