@@ -35,6 +35,7 @@ from imago_core.db import session_scope
 from imago_core.models import DeliveryState, PrivacyRequest, RequestStatus, utcnow
 from imago_core.privacy_requests import format_date
 from imago_core.tickets.base import (
+    BackendAuthError,
     PermanentBackendError,
     RequesterSuspendedError,
     TicketBackend,
@@ -71,6 +72,13 @@ def backoff(attempts: int, retry_after: Optional[float] = None) -> timedelta:
 
 
 SUSPENDED_TAG = "requester_suspended"
+CREDENTIALS_ATTENTION = "credentials refused by"  # starts the needs_attention text; cleared on delivery
+
+
+def _credentials_attention(backend_name: str, retry_in: timedelta) -> str:
+    minutes = max(round(retry_in.total_seconds() / 60), 1)
+    return (f"{CREDENTIALS_ATTENTION} {backend_name}: fix the secret the last error names; delivery "
+            f"retries by itself (next in about {minutes} min) or run: imago-requests deliver --retry <reference>")
 
 
 def compose_ticket_body(row: PrivacyRequest) -> str:
@@ -170,6 +178,8 @@ def _deliver_one(backend: TicketBackend, request_id: int) -> DeliveryState:
             row = session.get(PrivacyRequest, request_id)
             row.next_attempt_at = utcnow() + delay
             row.last_error = str(exc)[:255]
+            if isinstance(exc, BackendAuthError):  # nothing wrong with the request: a person fixes the secret
+                row.needs_attention = _credentials_attention(backend.name, delay)[:255]
             audit.record("delivery_retry_scheduled", request_id=request_id, session=session,
                          detail={"attempt": attempts, "backend": backend.name, "error": str(exc)[:200],
                                  "ambiguous": exc.ambiguous, "retry_in_seconds": round(delay.total_seconds())})
@@ -201,6 +211,8 @@ def _deliver_one(backend: TicketBackend, request_id: int) -> DeliveryState:
         row = session.get(PrivacyRequest, request_id)
         row.delivery_state, row.external_id = DeliveryState.DELIVERED, ref.external_id
         row.next_attempt_at, row.last_error = None, None
+        if (row.needs_attention or "").startswith(CREDENTIALS_ATTENTION):
+            row.needs_attention = None
         if not row.filed_without_requester:
             row.last_error_details = None
         audit.record("delivered", request_id=request_id, session=session,

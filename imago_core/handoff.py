@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import replace
 from typing import Any, Dict, Iterable, List, Optional
 
 from sqlalchemy import select
 
 from imago_core import audit
 from imago_core.db import session_scope
+from imago_core.delivery import SUSPENDED_TAG, without_requester_body
 from imago_core.models import Escalation, EscalationStatus, utcnow
 from imago_core.privacy_requests import format_date, new_reference, requests_for
-from imago_core.tickets.base import BackendError, TicketDraft
+from imago_core.tickets.base import BackendError, RequesterSuspendedError, TicketDraft
 from imago_core.redaction import mask_code_like, redact_all
 
 logger = logging.getLogger(__name__)
@@ -96,13 +98,26 @@ def _file_ticket(escalation_id: int) -> None:
             tags=["privacy-escalation"])
     try:
         backend = create_backend()
-        ref = backend.find_by_reference(draft.reference) or backend.create(draft)
+        ref = backend.find_by_reference(draft.reference)
+        if ref is None:
+            try:
+                ref = backend.create(draft)
+            except RequesterSuspendedError:
+                logger.warning("escalation %s: requester suspended in %s; filing without a requester",
+                               escalation_id, backend.name)
+                ref = backend.create(_without_requester(draft))
     except BackendError as exc:
         logger.warning("escalation %s not filed in the ticket backend: %s", escalation_id, exc)
         return
     with session_scope() as session:
         session.get(Escalation, escalation_id).external_id = ref.external_id
         audit.record("escalation_ticket_filed", session=session, detail={"ticket": ref.external_id})
+
+
+def _without_requester(draft: TicketDraft) -> TicketDraft:
+    """The same ticket with no requester and the address in the body (as delivery does)."""
+    return replace(draft, requester_email="", body=without_requester_body(draft.body, draft.requester_email),
+                   tags=[*draft.tags, SUSPENDED_TAG])
 
 
 def list_escalations(include_closed: bool = False) -> List[Escalation]:

@@ -5,8 +5,6 @@ re-sends after a timeout, a 5xx or a 429). `claim_once(key)` inserts the key int
 table with a unique constraint: the first caller gets True, every later caller (in
 this process or another replica) gets False. Process memory would not see the
 other replicas, so it is never used for this.
-
-Rasa-free service code: the lead moves it into the core package at merge.
 """
 from __future__ import annotations
 

@@ -204,7 +204,7 @@ class InboundMarker(Base):
     """One row per inbound event already taken (a chat message id, a closed room).
 
     The unique key makes "first one wins" hold across re-sends and across replicas
-    sharing the database; rows are purged after a day (see actions/message_dedup.py).
+    sharing the database; rows are purged after a day (see imago_core/message_dedup.py).
     """
 
     __tablename__ = "inbound_markers"

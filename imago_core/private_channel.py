@@ -4,8 +4,6 @@ In a RocketChat room with several people, everyone would see the bot ask for an
 email address, the masked address and the code prompt. The RocketChat connector
 marks such messages with `metadata["room_kind"] == "shared"`; a request started
 there is moved to a direct message before anything personal is asked for.
-
-Rasa-free: the lead moves it into the core package at merge.
 """
 from __future__ import annotations
 

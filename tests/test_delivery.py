@@ -131,26 +131,23 @@ def test_500s_back_off_exponentially_then_deliver(isolated_env, zendesk):
     assert len(zendesk.tickets) == 1 and rows()[0].delivery_attempts == 4
 
 
-def test_bad_credentials_fail_permanently_for_a_person_to_fix(isolated_env, zendesk, monkeypatch, capsys):
-    import imago_core.delivery as delivery
-    from imago_core.staff_cli import main
-
-    backend = backend_for(zendesk.url, secret="wrong-secret")
+def test_refused_credentials_keep_the_queue_and_it_recovers_once_the_secret_is_fixed(isolated_env, zendesk):
     record(3)
-    report = deliver_pending(backend)
-    assert report.failed == 3 and all(r.delivery_state is DeliveryState.FAILED for r in rows())
-    assert all("ZENDESK_CLIENT_SECRET" in r.last_error for r in rows())
-    failed = audit_events("delivery_failed")
-    assert f"imago-requests deliver --retry {rows()[0].reference}" in failed[0].detail
-    assert zendesk.creates() == []
+    report = deliver_pending(backend_for(zendesk.url, secret="wrong-secret"))  # Zendesk refuses the secret
 
-    # The admin fixes the secret; one command puts every failed request back.
-    monkeypatch.setattr(delivery, "_configured_backend", lambda: backend_for(zendesk.url))
-    assert main(["deliver", "--retry-failed"]) == 0
-    assert capsys.readouterr().out.count(": delivered (ticket") == 3
+    assert report.failed == 0 and report.pending == 3
+    for row in rows():
+        assert row.delivery_state is DeliveryState.PENDING and "ZENDESK_CLIENT_SECRET" in row.last_error
+        assert row.needs_attention.startswith("credentials refused by zendesk: fix the secret")
+        wait = (row.next_attempt_at - utcnow()).total_seconds()
+        assert 850 < wait <= 3600  # a long wait, not the 5 s backoff
+    assert zendesk.creates() == [] and audit_events("delivery_failed") == []
+    assert deliver_pending(backend_for(zendesk.url)).delivered == 0  # not due yet
+
+    make_due_now()  # the admin has fixed the secret; the next due pass delivers everything
+    assert deliver_pending(backend_for(zendesk.url)).delivered == 3
     assert len(zendesk.tickets) == 3
-    assert main(["deliver", "--retry-failed"]) == 0
-    assert "no failed requests" in capsys.readouterr().out
+    assert all(r.delivery_state is DeliveryState.DELIVERED and r.needs_attention is None for r in rows())
 
 
 def test_failures_are_logged_without_personal_data(isolated_env, zendesk, caplog):

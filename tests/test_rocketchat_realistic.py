@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from imago_core import message_dedup
 from imago_core.db import session_scope
 from imago_core.handoff import create_escalation, get_escalation, list_escalations
-from imago_core.models import AuditEvent, EscalationStatus
+from imago_core.models import AuditEvent, EscalationStatus, InboundMarker
 from imago_core.private_channel import move_request
 from actions.request_actions import ActionStartTask
 from extensions.channels import rocketchat as connector
@@ -101,6 +101,16 @@ async def test_five_resends_across_two_replicas_make_one_turn(servers, fake):
     turns = [m for replica in replicas for m in replica.bot.messages]
     assert [m.text for m in turns] == ["what do you do with my data?"]
     assert texts(fake, LIVECHAT_ROOM) == ["echo: what do you do with my data?"]
+
+    # Both replicas run in this process: show that the database, not process memory, kept
+    # the claim. The marker row is there; without it, the same re-send is a new turn.
+    key = f"rocketchat:{payload['messages'][0]['_id']}"
+    with session_scope() as session:
+        markers = session.execute(select(InboundMarker).where(InboundMarker.key == key)).scalars().all()
+        assert len(markers) == 1
+        session.delete(markers[0])
+    await deliver(fake, replicas[1], payload)
+    assert len([m for replica in replicas for m in replica.bot.messages]) == 2
 
 
 async def test_slow_turn_is_answered_at_once_so_rocketchat_does_not_resend(harness, fake):
@@ -309,6 +319,26 @@ async def test_429_waits_until_x_ratelimit_reset(limited_fake):
     assert 1.0 < waited <= fake.rate_limit_window  # from X-RateLimit-Reset, not the 0.5 s backoff
 
 
+async def test_429_with_a_reset_already_past_still_backs_off(limited_fake):
+    fake = limited_fake
+    fake.rate_limit_window = 1.5
+    delays: List[float] = []
+    other = make_client(fake, [])
+    # Our clock is 10 s ahead of Rocket.Chat's: X-RateLimit-Reset looks past.
+    skewed = make_client(fake, delays, real_sleep=True, clock=lambda: time.time() + 10, backoff_base=0.5,
+                         max_attempts=4)
+    try:
+        assert await other.post_message(CHANNEL, {"text": "uses the window"})
+        assert await other.post_message(CHANNEL, {"text": "uses it up"})
+        assert await skewed.post_message(CHANNEL, {"text": "must wait"})
+    finally:
+        await other.close()
+        await skewed.close()
+
+    assert delays and all(d >= 0.5 for d in delays)  # never an immediate retry into the same 429
+    assert [c.status for c in fake.calls(POST_MESSAGE)][-1] == 200
+
+
 async def test_no_remaining_calls_means_wait_before_the_next_one(limited_fake):
     fake = limited_fake
     delays: List[float] = []
@@ -341,6 +371,33 @@ async def test_room_with_two_people_gives_each_their_own_conversation(harness, f
     assert (alice.sender_id, bob.sender_id) == (f"rc:{CHANNEL}:ALICEID", f"rc:{CHANNEL}:BOBID")
     assert alice.metadata["room_kind"] == bob.metadata["room_kind"] == "shared"
     assert connector.room_of(alice.sender_id) == CHANNEL
+
+
+@pytest.mark.parametrize("members, room_id", [
+    (["ALICEID", "BOBID"], None),  # a DM of two people: its id is their ids joined
+    (["ALICEID", "BOBID", "AGENTID"], "GROUPDMROOMID01"),  # a group DM, known from rooms.info
+])
+async def test_direct_message_between_people_is_never_read(harness, fake, caplog, members, room_id):
+    # An outgoing webhook set to all_direct_messages fires for every DM in the workspace.
+    room = fake.add_direct_message(members, room_id)._id
+    caplog.set_level(logging.INFO, logger=LOGGER)
+
+    await outgoing(fake, harness, room, "ALICEID", "my salary is 4,200 and my PIN is 1234")
+    await outgoing(fake, harness, room, "ALICEID", "second message")  # the room kind is remembered
+
+    assert harness.bot.messages == []  # no turn: no tracker, nothing stored
+    assert fake.posted_messages() == []
+    assert "4,200" not in caplog.text and "without the bot" in caplog.text
+
+
+async def test_room_kind_cache_forgets_the_oldest_room(harness, fake, monkeypatch):
+    monkeypatch.setattr(connector, "ROOM_KIND_CACHE_SIZE", 2)
+    for n in range(3):
+        fake.add_channel(f"ROOM{n}", ["ALICEID", fake.bot_user_id])
+        await outgoing(fake, harness, f"ROOM{n}", "ALICEID", "hello")
+    assert list(harness.channel._room_kinds) == ["ROOM1", "ROOM2"]
+    await outgoing(fake, harness, "ROOM1", "ALICEID", "again")  # cached: no rooms.info
+    assert [c.body["roomId"] for c in fake.calls(ROOMS_INFO)] == ["ROOM0", "ROOM1", "ROOM2"]
 
 
 async def test_request_in_a_shared_room_moves_to_a_direct_message(harness, fake):

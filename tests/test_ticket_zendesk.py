@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import stat
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +15,8 @@ import requests
 
 from imago_core.settings import ConfigError
 from imago_core.tickets.base import (
+    AUTH_RETRY_SECONDS,
+    BackendAuthError,
     PermanentBackendError,
     RequesterSuspendedError,
     TicketDraft,
@@ -264,24 +267,27 @@ def test_token_pair_is_refreshed_and_the_new_pair_survives_a_restart(fake_zendes
     assert len(fake_zendesk.token_requests()) == 2  # no second refresh needed
 
 
-def test_refused_refresh_token_is_permanent_and_says_what_to_do(fake_zendesk):
+def test_refused_refresh_token_waits_long_and_says_what_to_do(fake_zendesk):
     access, _ = fake_zendesk.issue_token_pair()
     auth = OAuthTokenPair(access, "zrt_not-a-valid-one", fake_zendesk.client_id, None, fake_zendesk.scope)
     backend = ZendeskBackend(url=fake_zendesk.url, timeout=5, auth=auth)
     fake_zendesk.expire_access_tokens()
 
-    with pytest.raises(PermanentBackendError) as caught:
+    with pytest.raises(BackendAuthError) as caught:
         backend.create(draft())
+    assert caught.value.retry_after == AUTH_RETRY_SECONDS
 
     message = str(caught.value)
     assert "invalid_grant" in message and "ZENDESK_REFRESH_TOKEN" in message
     assert "zrt_not-a-valid-one" not in message and access not in message
 
 
-def test_wrong_client_secret_is_permanent_and_not_repeated(fake_zendesk):
+def test_wrong_client_secret_waits_long_and_is_not_repeated(fake_zendesk):
     backend = backend_for(fake_zendesk, secret="wrong-secret")
-    with pytest.raises(PermanentBackendError) as caught:
+    with pytest.raises(BackendAuthError) as caught:
         backend.create(draft())
+    # Transient (the queue recovers once the secret is fixed), but not retried soon.
+    assert not isinstance(caught.value, PermanentBackendError) and caught.value.retry_after == AUTH_RETRY_SECONDS
     message = str(caught.value)
     assert "invalid_client" in message and "ZENDESK_CLIENT_SECRET" in message
     assert "wrong-secret" not in message
@@ -292,11 +298,56 @@ def test_wrong_client_secret_is_permanent_and_not_repeated(fake_zendesk):
 def test_a_scope_the_client_may_not_grant_is_named():
     server = FakeZendesk(scopes="tickets:read").start()
     try:
-        with pytest.raises(PermanentBackendError) as caught:
+        with pytest.raises(BackendAuthError) as caught:
             backend_for(server, scope="tickets:read tickets:write").create(draft())
         assert "invalid_scope" in str(caught.value) and "tickets:read tickets:write" in str(caught.value)
     finally:
         server.stop()
+
+
+def test_two_processes_refreshing_the_same_pair_refresh_it_once(fake_zendesk, tmp_path):
+    """Process A has the new pair from Zendesk but has not stored it yet when process B
+    finds the access token expired: B must wait for A's pair, not spend the old refresh
+    token again (Zendesk invalidated it, so B would be refused)."""
+    access, refresh = fake_zendesk.issue_token_pair()
+
+    def process():  # its own auth object and its own open file description for the lock
+        return OAuthTokenPair(access, refresh, fake_zendesk.client_id, fake_zendesk.client_secret,
+                              fake_zendesk.scope, token_file=tmp_path / "zendesk-oauth.json")
+
+    first, second = process(), process()
+    fake_zendesk.expire_access_tokens()
+    got_pair, release = threading.Event(), threading.Event()
+    store = first._store
+
+    def slow_store():
+        got_pair.set()
+        release.wait(5)
+        store()
+
+    first._store = slow_store
+    results = {}
+
+    def run(name, auth):
+        try:
+            results[name] = ZendeskBackend(url=fake_zendesk.url, timeout=5, auth=auth).create(
+                draft(f"PRV-{name * 6}"))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results[name] = exc
+
+    threads = {"A": threading.Thread(target=run, args=("A", first)),
+               "B": threading.Thread(target=run, args=("B", second))}
+    threads["A"].start()
+    assert got_pair.wait(5)
+    threads["B"].start()
+    threads["B"].join(0.5)  # B gets this far on its own; with the lock it waits for A
+    release.set()
+    for thread in threads.values():
+        thread.join(10)
+
+    assert all(isinstance(r, TicketRef) for r in results.values()), results
+    assert [r.body["grant_type"] for r in fake_zendesk.token_requests()] == ["refresh_token"]
+    assert first._access == second._access
 
 
 def test_tokens_and_secrets_never_reach_the_log(fake_zendesk, tmp_path, caplog):
@@ -393,7 +444,9 @@ def test_suspended_requester_is_reported_with_details(fake_zendesk):
     with pytest.raises(RequesterSuspendedError) as caught:
         backend.create(draft())
     assert caught.value.details["requester"][0]["error"] == "UserSuspended"
-    assert EMAIL not in json.dumps(caught.value.details)
+    # Neither the address nor the name derived from it ("ann.visitor") is kept.
+    assert caught.value.details["requester"][0]["description"] == "Requester: <value sent> (<value sent>) is suspended"
+    assert EMAIL not in json.dumps(caught.value.details) and "ann.visitor" not in json.dumps(caught.value.details)
     assert_no_personal_data(caught.value)
     assert fake_zendesk.tickets == []
 
@@ -469,10 +522,11 @@ def test_api_token_still_works_until_2027_with_a_warning(fake_zendesk, caplog):
     assert fake_zendesk.api_token not in caplog.text
 
 
-def test_wrong_api_token_is_permanent(fake_zendesk):
+def test_wrong_api_token_waits_long_for_a_person(fake_zendesk):
     backend = ZendeskBackend(email=fake_zendesk.email, api_token="wrong-token", url=fake_zendesk.url, timeout=5)
-    with pytest.raises(PermanentBackendError) as caught:
+    with pytest.raises(BackendAuthError) as caught:
         backend.create(draft())
+    assert caught.value.retry_after == AUTH_RETRY_SECONDS
     assert "401" in str(caught.value) and "ZENDESK_TOKEN" in str(caught.value)
     assert "wrong-token" not in str(caught.value)
     assert fake_zendesk.tickets == []

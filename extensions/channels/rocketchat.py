@@ -9,7 +9,7 @@ How it meets a real Rocket.Chat (files named are in RocketChat/Rocket.Chat unles
 - Exactly one turn per message. Rocket.Chat waits `Livechat_http_timeout` (5 s) for
   the Omnichannel webhook and re-sends after a timeout, a 5xx or a 429, up to 5 times,
   20 s apart (`apps/meteor/app/livechat/server/lib/webhooks.ts`). So the webhook
-  claims each message `_id` in the database (actions/message_dedup.py: shared by all
+  claims each message `_id` in the database (imago_core/message_dedup.py: shared by all
   replicas), answers 200 at once and runs the bot turn in the background.
 - Only the bot's rooms. The Omnichannel webhook fires for every livechat room
   (`apps/meteor/app/livechat/server/hooks/sendToCRM.ts`; the serving agent is the
@@ -17,6 +17,8 @@ How it meets a real Rocket.Chat (files named are in RocketChat/Rocket.Chat unles
   `handler/PostMessageSentHandler.ts`), a turn runs only where the serving agent is
   the bot, never for edited messages (`editedAt`), agents' messages (`agentId`) or
   closed rooms (the `LivechatSession` close event is remembered in the database).
+  Outgoing webhooks likewise: a direct message between two people (a webhook set
+  to `all_direct_messages` sends every one) gets no turn and is not stored.
 - Conversations belong to (room, user): a room with several people gives each
   person their own conversation (`conversation_id`), and a privacy request started
   there is moved to a direct message (`im.create`) before anything personal is asked.
@@ -31,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text, Tuple
 
@@ -66,6 +69,7 @@ DEFAULT_CONNECTING = "I'm asking a person from the privacy team to take over thi
 DEFAULT_FALLBACK = ("I couldn't connect you to a live agent in this chat right now. The privacy team has "
                     "your conversation and will reply here.")
 TURN_FAILED_TEXT = "Sorry, something went wrong on my side. Please send that again."
+ROOM_KIND_CACHE_SIZE = 10_000  # rooms remembered; the oldest is forgotten (and asked again)
 
 
 # -- conversation ids: kept in these two functions so that the channel prefixes of
@@ -103,6 +107,30 @@ def direct_room_id(user_a: Text, user_b: Text) -> Text:
     """The id Rocket.Chat gives the direct message of two users: their ids sorted and
     joined (apps/meteor/app/lib/server/functions/createDirectRoom.ts)."""
     return "".join(sorted([user_a, user_b]))
+
+
+def _is_direct_room_of(room_id: Text, user_id: Optional[Text]) -> bool:
+    """True if the id rule shows a direct message of this user with another user."""
+    if not user_id or len(room_id) <= len(user_id):
+        return False
+    if room_id.startswith(user_id):
+        other = room_id[len(user_id):]
+    elif room_id.endswith(user_id):
+        other = room_id[:-len(user_id)]
+    else:
+        return False
+    return room_id == direct_room_id(user_id, other)
+
+
+def _kind_of(info: Dict[Text, Any], bot_id: Optional[Text]) -> Text:
+    """A room's kind from rooms.info: a DM without the bot is someone else's conversation."""
+    uids = info.get("uids") or []
+    if info.get("t") == "d":
+        if bot_id not in uids:
+            return "foreign"
+        members = info.get("usersCount") or len(uids)
+        return "direct" if members == 2 else "shared"
+    return "shared"
 
 
 def _token_matches(presented: Any, expected: Text) -> bool:
@@ -305,7 +333,8 @@ class RocketChatInput(InputChannel):
                                                  auth_token=auth_token, user_id=user_id)
         self.setup = SetupState()
         self._turns: Set[asyncio.Task] = set()
-        self._room_kinds: Dict[Text, Text] = {}  # room id -> "direct" | "shared" (never changes)
+        # room id -> "direct" | "shared" | "foreign" (a room's kind never changes); bounded LRU
+        self._room_kinds: "OrderedDict[Text, Text]" = OrderedDict()
         if not self.webhook_token and not self.livechat_token:
             logger.warning("RocketChat channel has neither webhook_token nor livechat_token: "
                            "every webhook call will be refused")
@@ -419,8 +448,16 @@ class RocketChatInput(InputChannel):
         for incoming in messages:
             shared = False
             if incoming.shape == SHAPE_WEBHOOK:
-                shared = await self._room_kind(incoming.room_id, incoming.user_id) == "shared"
-                incoming.metadata["room_kind"] = "shared" if shared else "direct"
+                kind = await self._room_kind(incoming.room_id, incoming.user_id)
+                if kind == "foreign":
+                    # A DM between two people (an outgoing webhook set to all_direct_messages
+                    # fires for every DM in the workspace): never read, answered or stored.
+                    logger.warning("RocketChat: message in a direct message without the bot (room %s) ignored; "
+                                   "set the outgoing webhook's Channel to @<bot username>",
+                                   room_ref(incoming.room_id))
+                    continue
+                shared = kind == "shared"
+                incoming.metadata["room_kind"] = kind
             sender = conversation_id(incoming.room_id, incoming.user_id, shared)
             try:
                 await on_new_message(UserMessage(incoming.text, output_channel, sender,
@@ -431,10 +468,12 @@ class RocketChatInput(InputChannel):
                 await self.client.post_message(incoming.room_id, {"text": TURN_FAILED_TEXT})
 
     async def _room_kind(self, room_id: Text, user_id: Optional[Text]) -> Text:
-        """"direct" for a direct message between the bot and this user, else "shared".
+        """"direct" for a direct message between the bot and this user, "foreign" for a
+        direct message the bot is not in, else "shared".
 
-        The id rule of createDirectRoom.ts answers without a call; otherwise rooms.info
-        (`t == "d"` with two members). Unknown means shared: the safe side.
+        The id rule of createDirectRoom.ts answers without a call (a DM's id is its two
+        members' ids joined); otherwise rooms.info (`t == "d"`, members in `uids`).
+        Unknown means shared: the safe side.
         """
         bot_id = self.client.bot_user_id
         if bot_id is None:
@@ -442,12 +481,17 @@ class RocketChatInput(InputChannel):
             bot_id = self.client.bot_user_id
         if bot_id and user_id and room_id == direct_room_id(bot_id, user_id):
             return "direct"
-        if room_id not in self._room_kinds:
-            info = await self.client.room_info(room_id)
-            if info is None:
-                return "shared"  # not cached: ask again next time
-            members = info.get("usersCount") or len(info.get("uids") or [])
-            self._room_kinds[room_id] = "direct" if info.get("t") == "d" and members == 2 else "shared"
+        if _is_direct_room_of(room_id, user_id):
+            return "foreign"  # the sender's DM with someone else
+        if room_id in self._room_kinds:
+            self._room_kinds.move_to_end(room_id)
+            return self._room_kinds[room_id]
+        info = await self.client.room_info(room_id)
+        if info is None:
+            return "shared"  # not cached: ask again next time
+        self._room_kinds[room_id] = _kind_of(info, bot_id)
+        if len(self._room_kinds) > ROOM_KIND_CACHE_SIZE:
+            self._room_kinds.popitem(last=False)
         return self._room_kinds[room_id]
 
     @staticmethod

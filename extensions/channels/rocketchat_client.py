@@ -281,7 +281,9 @@ class RocketChatClient:
                 return result.answer
             delay = self.backoff_base * 2 ** (attempt - 1)
             if result.answer.status == 429 and result.wait is not None:
-                delay = min(result.wait, self.rate_limit_wait_cap)
+                # Never shorter than the backoff: a reset already past (our clock ahead of the
+                # server's) would otherwise mean retrying at once into the same 429.
+                delay = min(max(result.wait, delay), self.rate_limit_wait_cap)
             logger.warning("RocketChat %s answered %s; retry %d in %.2fs",
                            endpoint, result.answer.status, attempt, delay)
             await self._sleep(delay)

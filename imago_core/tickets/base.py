@@ -49,6 +49,19 @@ class TransientBackendError(BackendError):
         self.ambiguous = ambiguous
 
 
+AUTH_RETRY_SECONDS = 900
+
+
+class BackendAuthError(TransientBackendError):
+    """The backend refused our credentials (401/403 after a renewal, a refused token).
+
+    Transient, with a long wait: nothing the request holds is wrong, so once an admin
+    fixes the secret the queue delivers by itself. Delivery flags the request meanwhile."""
+
+    def __init__(self, message: str, retry_after: Optional[float] = AUTH_RETRY_SECONDS):
+        super().__init__(message, retry_after=retry_after)
+
+
 class PermanentBackendError(BackendError):
     """Retrying will not help (bad credentials, validation error): needs a person.
 

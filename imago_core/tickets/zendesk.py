@@ -28,6 +28,7 @@ from typing import Any, Dict, List, Optional
 import requests
 
 from .base import (
+    BackendAuthError,
     PermanentBackendError,
     RequesterSuspendedError,
     TicketBackend,
@@ -239,7 +240,9 @@ class ZendeskBackend(TicketBackend):
     def _refused(self, response: requests.Response, draft: TicketDraft) -> None:
         """422 RecordInvalid: raise with Zendesk's details (values blanked out)."""
         payload = _error_payload(response)
-        details = safe_details(payload.get("details"), [draft.requester_email, draft.body])
+        # The name we derived from the address is personal data too, and may be echoed back.
+        name = _requester_name(draft.requester_email) if draft.requester_email else ""
+        details = safe_details(payload.get("details"), [draft.requester_email, draft.body, name])
         title = str(payload.get("error") or "RecordInvalid")[:40]
         message = f"Zendesk create ticket for {draft.reference}: refused (HTTP 422 {title}){_details_summary(details)}"
         if _requester_suspended(payload.get("details")):
@@ -341,7 +344,7 @@ class ZendeskBackend(TicketBackend):
                     continue
             if response.status_code in (401, 403):
                 detail = safe_detail(_server_message(response))
-                raise PermanentBackendError(
+                raise BackendAuthError(
                     f"Zendesk {what}: not allowed (HTTP {response.status_code}){detail}; {self.auth.hint()}")
             return response
         raise AssertionError("unreachable")  # pragma: no cover

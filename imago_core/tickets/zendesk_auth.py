@@ -24,6 +24,8 @@ message or a repr.
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -37,7 +39,7 @@ import requests
 
 from imago_core.retry_after import retry_after_seconds
 
-from .base import PermanentBackendError, TransientBackendError
+from .base import BackendAuthError, PermanentBackendError, TransientBackendError
 from .http import safe_detail
 
 log = logging.getLogger(__name__)
@@ -178,7 +180,7 @@ class OAuthClientCredentials(_OAuth):
                 "client_secret": self._client_secret, "scope": self.scope}
         status, answer, _ = self._post_token(session, base_url, timeout, body)
         if status >= 400:
-            raise PermanentBackendError(
+            raise BackendAuthError(
                 f"Zendesk OAuth (client_credentials): token refused (HTTP {status}){self._oauth_error(answer)}; "
                 f"{self.hint()}")
         self._accept(answer)
@@ -232,12 +234,31 @@ class OAuthTokenPair(_OAuth):
                        "expires_at": self._expires_at}, handle)
         os.replace(temp, self.token_file)
 
-    def _renew(self, session, base_url, timeout):
-        # Another process (the CLI worker, another replica) may have refreshed already.
-        if self._load_stored() and not self._expiring():
+    @contextlib.contextmanager
+    def _renewal_lock(self):
+        """One renewal at a time across processes sharing the token file: Zendesk invalidates
+        the old pair on refresh, so a second refresh with it would be refused."""
+        if self.token_file is None:
+            yield
             return
+        self.token_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(f"{self.token_file}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the fd closes, also if we crash
+            yield
+        finally:
+            os.close(fd)
+
+    def _renew(self, session, base_url, timeout):
+        with self._renewal_lock():
+            # Another process (the CLI worker, another replica) may have refreshed already.
+            if self._load_stored() and not self._expiring():
+                return
+            self._refresh_pair(session, base_url, timeout)
+
+    def _refresh_pair(self, session, base_url, timeout):
         if not self._refresh:
-            raise PermanentBackendError(
+            raise BackendAuthError(
                 "Zendesk OAuth (token_pair): the access token expired and there is no refresh token; "
                 "issue a new pair and set ZENDESK_ACCESS_TOKEN and ZENDESK_REFRESH_TOKEN")
         body = {"grant_type": "refresh_token", "refresh_token": self._refresh, "client_id": self.client_id}
@@ -245,9 +266,9 @@ class OAuthTokenPair(_OAuth):
             body["client_secret"] = self._client_secret
         status, answer, _ = self._post_token(session, base_url, timeout, body)
         if status >= 400:
-            if self._load_stored():  # lost a race with another process: its pair is the valid one
+            if self._load_stored():  # a process without the lock (an older release) refreshed meanwhile
                 return
-            raise PermanentBackendError(
+            raise BackendAuthError(
                 f"Zendesk OAuth (refresh_token): refresh refused (HTTP {status}){self._oauth_error(answer)}; "
                 f"{self.hint()}")
         self._accept(answer)

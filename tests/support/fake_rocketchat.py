@@ -202,6 +202,13 @@ class FakeRocketChat:
             self.rooms[room_id] = Room(room_id, "c", list(member_ids), name)
             return self.rooms[room_id]
 
+    def add_direct_message(self, member_ids: List[str], room_id: Optional[str] = None) -> Room:
+        """A DM: two members get their joined ids (createDirectRoom.ts), more a random id."""
+        rid = room_id or "".join(sorted(member_ids))
+        with self._lock:
+            self.rooms[rid] = Room(rid, "d", sorted(member_ids))
+            return self.rooms[rid]
+
     def add_department(self, department_id: str, agent_ids: List[str], allow_receive_forward_offline: bool = False):
         with self._lock:
             self.departments[department_id] = Department(department_id, list(agent_ids),

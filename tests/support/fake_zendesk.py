@@ -308,7 +308,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif email.lower() in self.state.suspended:
                 # A suspended user cannot be a ticket's requester: 422 RecordInvalid with
                 # details.requester = UserSuspended (shape as issue 14 states it; wording not verified).
-                errors["requester"] = [{"description": f"Requester: {email} is suspended", "error": "UserSuspended"}]
+                name = requester.get("name") or email
+                errors["requester"] = [{"description": f"Requester: {name} ({email}) is suspended",
+                                        "error": "UserSuspended"}]
         if ticket_in.get("due_at") and ticket_in.get("type") != "task":
             errors["due_at"] = [{"description": "Due date: only tasks have a due date", "error": "InvalidValue"}]
         if errors:
