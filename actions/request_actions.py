@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
 from actions import audit
+from actions.client_address import CLIENT_ADDRESS_KEY
 from actions.db import session_scope
 from actions.models import RequestDraft, RequestType, utcnow
 from actions.policy import get_catalogue
@@ -50,7 +51,6 @@ CODE_MASK = "******"
 DRAFT_TTL = timedelta(minutes=30)
 _RESEND = re.compile(r"\b(new|another|fresh|resend|re-send|send again|again)\b|did ?n.?t (get|receive|arrive)|not (got|received)|no (code|email)", re.I)
 MAX_DETAILS = 2000
-CLIENT_ADDRESS_KEY = "imago_client_address"  # set by extensions/channels, read for the send limits
 
 _verifier: Optional[Verifier] = None
 
