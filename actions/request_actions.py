@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
 from imago_core import audit
+from imago_core.client_address import CLIENT_ADDRESS_KEY
 from imago_core.db import session_scope
 from imago_core.models import RequestDraft, RequestType, utcnow
 from imago_core.policy import get_catalogue
@@ -52,7 +53,6 @@ CODE_MASK = "******"
 DRAFT_TTL = timedelta(minutes=30)
 _RESEND = re.compile(r"\b(new|another|fresh|resend|re-send|send again|again)\b|did ?n.?t (get|receive|arrive)|not (got|received)|no (code|email)", re.I)
 MAX_DETAILS = 2000
-CLIENT_ADDRESS_KEY = "imago_client_address"  # set by extensions/channels, read for the send limits
 
 _verifier: Optional[Verifier] = None
 

@@ -61,6 +61,6 @@ def test_conversation_hopping_between_replicas(replicas, smtp, postgres):  # noq
     tracker = create_engine(f"postgresql+psycopg2://{postgres.user}@127.0.0.1:{postgres.port}/{tracker_db}")
     with tracker.connect() as connection:
         stored = " ".join(r[0] for r in connection.execute(
-            text("select data from events where sender_id = :s"), {"s": sender}))
+            text("select data from events where sender_id = :s"), {"s": "rest:" + sender}))
     tracker.dispose()
     assert code not in stored and "******" in stored
