@@ -43,3 +43,13 @@ def smtp(smtp_server):
     smtp_server.clear()
     smtp_server.reject_next = 0
     return smtp_server
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory, smtp_server):
+    """One real stack (Rasa + action server + SMTP) shared by the conversation tests."""
+    from tests.support.stack import Stack
+
+    running = Stack(tmp_path_factory.mktemp("assistant"), env_overrides=smtp_server.env()).start()
+    yield running
+    running.stop()
