@@ -97,8 +97,11 @@ def _channel(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "unknown"
 
 
-def _reset_slots() -> List[Dict[Text, Any]]:
-    return [SlotSet(name, None) for name in (*FORM_SLOTS, "task", "tasks", "reprompted", "reverify")]
+def _reset_slots(tracker: Optional[Tracker] = None) -> List[Dict[Text, Any]]:
+    """Clears the request's slots (only those set, when the tracker is given: a form
+    reads every slot event of the turn as a candidate answer)."""
+    names = (*FORM_SLOTS, "task", "tasks", "reprompted", "reverify")
+    return [SlotSet(name, None) for name in names if tracker is None or tracker.get_slot(name) is not None]
 
 
 def _intent(tracker: Tracker) -> tuple:
@@ -134,10 +137,16 @@ class ActionStartTask(Action):
         await _after_recording()  # make sure the delivery loop runs (e.g. after a restart)
         text = tracker.latest_message.get("text") or ""
         under_way = current_types(tracker) if _form_is_active(tracker) else []
+        if task == "status" and under_way:
+            # "How long will it take?" mid-request: answer it and keep the request.
+            dispatcher.utter_message(text=f"Your {labels(under_way)} request isn't filed yet, so it has no status. "
+                                     "Once it is, you get a reference, and we must answer within one month.")
+            return []
         if task == "status":
-            note = (f" I've put your {labels(under_way)} request aside; nothing was filed." if under_way else "")
-            dispatcher.utter_message(text=f"I can look up your requests once I've checked your email address.{note}")
-            return [*_reset_slots(), SlotSet("requested_slot", None), SlotSet("task", "status")]
+            verified = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
+            dispatcher.utter_message(text="Here are your requests." if verified else
+                                     "I can look up your requests once I've checked your email address.")
+            return [*_reset_slots(tracker), SlotSet("requested_slot", None), SlotSet("task", "status")]
         types = types_for_start(text, RequestType(task))
         if under_way:
             return self._switch(dispatcher, tracker, under_way, merge_types(under_way, types, text), task)
@@ -147,7 +156,7 @@ class ActionStartTask(Action):
             dispatcher.utter_message(text="I can file these for you, one request each:\n"
                                      + "\n".join(f"- {kind.label}" for kind in types))
         # A fresh start; requested_slot cleared so the opening message fills no slot.
-        return [*_reset_slots(), SlotSet("requested_slot", None), *_type_slots(types, task)]
+        return [*_reset_slots(tracker), SlotSet("requested_slot", None), *_type_slots(types, task)]
 
     @staticmethod
     def _switch(dispatcher: CollectingDispatcher, tracker: Tracker, before: Sequence[RequestType],
@@ -224,6 +233,8 @@ class ValidateRequestForm(FormValidationAction):
 
     async def validate_email(self, value: Any, dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:  # a reset, not an answer
+            return {"email": None}
         email = extract_email(str(value or ""))
         if email is None:
             dispatcher.utter_message(
@@ -257,6 +268,8 @@ class ValidateRequestForm(FormValidationAction):
 
     async def validate_otp_code(self, value: Any, dispatcher: CollectingDispatcher,
                                 tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:  # a reset, not an answer
+            return {"otp_code": None}
         text = str(value or "")
         email = tracker.get_slot("email")
         code = extract_code(text)
@@ -295,6 +308,8 @@ class ValidateRequestForm(FormValidationAction):
 
     async def validate_correction_details(self, value: Any, dispatcher: CollectingDispatcher,
                                           tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:  # a reset, not an answer
+            return {"correction_details": None}
         details = " ".join(str(value or "").split())
         if len(details) < 5:
             dispatcher.utter_message(text="Please tell me what is wrong and what it should be, in a sentence.")
@@ -306,6 +321,8 @@ class ValidateRequestForm(FormValidationAction):
 
     async def validate_confirmation(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:  # a reset, not an answer
+            return {"confirmation": None}
         text = str(value or "")
         intent, _ = _intent(tracker)
         if wants_email_change(text):
@@ -556,6 +573,19 @@ async def _after_recording() -> None:
     from actions.delivery import kick
 
     kick()
+
+
+class ActionFinishRequest(Action):
+    """The form is done: a status lookup shows the requests, anything else files what
+    the confirmed drafts in the database hold (the slot only picks which)."""
+
+    def name(self) -> Text:
+        return "action_finish_request"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        if tracker.get_slot("task") == "status":
+            return await ActionShowStatus().run(dispatcher, tracker, domain)
+        return await ActionFileRequest().run(dispatcher, tracker, domain)
 
 
 class ActionShowStatus(Action):

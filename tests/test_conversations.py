@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from tests.support.conversations import Runner, load
 
@@ -18,6 +18,8 @@ CONVERSATIONS = load(Path(__file__).parent / "conversations")
 def filed_requests(stack, sender: str):
     engine = create_engine(f"sqlite:///{stack.workdir / 'imago.db'}")
     try:
+        if not inspect(engine).has_table("privacy_requests"):
+            return []
         with engine.connect() as connection:
             return connection.execute(text(
                 "select reference, request_type, email from privacy_requests where conversation_id = :c"

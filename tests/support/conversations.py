@@ -17,6 +17,9 @@ A file holds `conversations:`, each with a `name`, `turns` and optional `expect`
         filed: [deletion]                 # request types recorded, in any order
         codes_mailed: {email: 1}
 
+Replies are counted as the bot messages the assistant uttered that turn (read from
+the tracker store): the REST channel splits one message at blank lines.
+
 A `user` given as a list makes one conversation per phrasing (the i-th conversation
 uses the i-th phrasing of every turn that has several, cycling shorter lists).
 Every turn is checked for the fallback replies unless it says `fallback: true`.
@@ -24,7 +27,9 @@ Placeholders: {email}, {email2} (unique per conversation) and {code}, {code:emai
 """
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,23 +112,39 @@ class Runner:
     def log(self) -> str:
         return "\n".join(self.transcript)
 
+    def turn_events(self) -> List[tuple]:
+        """(type, name) of the events since the latest user message, from the tracker store."""
+        with sqlite3.connect(self.stack.workdir / "tracker.db") as db:
+            rows = db.execute("select type_name, action_name, intent_name, data from events "
+                              "where sender_id = ? order by id", (self.sender,)).fetchall()
+        last_user = max((i for i, row in enumerate(rows) if row[0] == "user"), default=-1)
+        events = []
+        for type_name, action, intent, data in rows[last_user:]:
+            name = action or intent or (json.loads(data).get("text") or "")[:40] if type_name == "bot" else action or intent
+            events.append((type_name, name))
+        return events
+
     def play(self, conversation: Conversation) -> None:
         for number, turn in enumerate(conversation.turns, 1):
             text = self.fill(turn.user)
             replies = self.stack.say(self.sender, text)
+            events = self.turn_events()
+            uttered = sum(1 for kind, _ in events if kind == "bot")
             self.transcript.append(f"> {text}")
             self.transcript += [f"< {r.get('text') or r}" for r in replies]
-            self.check(number, turn.spec, replies)
+            self.transcript.append("  [" + ", ".join(name or kind for kind, name in events
+                                                     if kind in ("action", "user", "bot")) + "]")
+            self.check(number, turn.spec, replies, uttered)
 
-    def check(self, number: int, spec: Dict[str, Any], replies: List[dict]) -> None:
+    def check(self, number: int, spec: Dict[str, Any], replies: List[dict], uttered: int) -> None:
         where = f"turn {number}\n{self.log()}"
         texts = [r.get("text") or "" for r in replies]
         joined = "\n".join(texts)
         lower = joined.lower()
         if "replies" in spec:
-            assert len(replies) == spec["replies"], f"expected {spec['replies']} replies, got {len(replies)}; {where}"
+            assert uttered == spec["replies"], f"expected {spec['replies']} replies, got {uttered}; {where}"
         if "min_replies" in spec:
-            assert len(replies) >= spec["min_replies"], where
+            assert uttered >= spec["min_replies"], where
         assert replies or spec.get("replies") == 0, f"no reply; {where}"
         for needle in spec.get("contains", []):
             assert self.fill(needle).lower() in lower, f"missing {needle!r}; {where}"
