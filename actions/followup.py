@@ -23,6 +23,7 @@ _ASPECTS = [
 ]
 _ASPECT_RES = [(re.compile(pattern, re.I), topic) for pattern, topic in _ASPECTS]
 _WHAT_ABOUT = re.compile(r"\b(?:what|how) about\b\s*(.+)", re.I)
+MIN_NAMED_SCORE = 3.5  # "what about that one thing" names no topic; "what about cookies" does
 _LINKED_TOPIC = re.compile(r"#([a-z-]+)\)")
 
 
@@ -48,3 +49,15 @@ def resolve(text: str, previous: Optional[str]) -> Optional[str]:
             return topic
     found = get_search().top(text or "", limit=1)
     return found[0] if found else previous
+
+
+def elliptical_follow_up(text: str, previous: Optional[str]) -> Optional[str]:
+    """For a message the classifier wasn't sure of: the topic, when it is a short
+    follow-up to a policy answer that names an aspect ("and how long?"), else None."""
+    if previous is None or len((text or "").split()) > 6:
+        return None
+    named = _WHAT_ABOUT.search(text)
+    if named:
+        scores = get_search().scores(named.group(1))
+        return scores[0][0] if scores and scores[0][1] >= MIN_NAMED_SCORE else None
+    return next((topic for pattern, topic in _ASPECT_RES if pattern.search(text) and topic != previous), None)

@@ -7,9 +7,18 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.followup import last_topic, resolve
+from actions.followup import elliptical_follow_up, last_topic, resolve
+from actions.policy_actions import ActionPolicyFallback
 from actions.policy import get_catalogue
 from actions.settings import get_settings
+
+
+def _previous_topic(tracker: Tracker):
+    """The topic of the latest policy answer, if the bot's latest message was one."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot":
+            return last_topic([event.get("text") or ""])
+    return None
 
 
 class ActionFollowUp(Action):
@@ -26,5 +35,21 @@ class ActionFollowUp(Action):
                 text="Could you say a little more about what you'd like to know? For example: what data we "
                 "collect, how long we keep it, or who we share it with.")
             return []
+        dispatcher.utter_message(text=topic.render(get_settings().policy_url))
+        return [SlotSet("fallback_count", 0)]
+
+
+class ActionContextualFallback(Action):
+    """Low NLU confidence: a short follow-up right after a policy answer ("and how
+    long?") is answered from that context; anything else gets the usual did-you-mean."""
+
+    def name(self) -> Text:
+        return "action_contextual_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        topic_id = elliptical_follow_up(tracker.latest_message.get("text") or "", _previous_topic(tracker))
+        topic = get_catalogue().by_id(topic_id) if topic_id else None
+        if topic is None:
+            return await ActionPolicyFallback().run(dispatcher, tracker, domain)
         dispatcher.utter_message(text=topic.render(get_settings().policy_url))
         return [SlotSet("fallback_count", 0)]

@@ -32,6 +32,7 @@ from actions.policy import get_catalogue
 from actions.privacy_requests import format_date, record_request, requests_for
 from actions.request_flow import (
     labels,
+    sounds_like_complaint,
     merge_types,
     requested_types,
     types_for_start,
@@ -151,10 +152,14 @@ class ActionStartTask(Action):
         if under_way:
             return self._switch(dispatcher, tracker, under_way, merge_types(under_way, types, text), task)
         if len(types) == 1:
-            dispatcher.utter_message(text=f"I can file that for you: **{types[0].label}**.")
+            opening = f"I can file that for you: **{types[0].label}**."
         else:
-            dispatcher.utter_message(text="I can file these for you, one request each:\n"
-                                     + "\n".join(f"- {kind.label}" for kind in types))
+            opening = "I can file these for you, one request each:\n" + "\n".join(f"- {k.label}" for k in types)
+        if sounds_like_complaint(text):
+            # A complaint that comes with a request: the request goes ahead, and a person is offered.
+            opening = ("I'm sorry about this. If you'd like a person from IMAGO's privacy team to look at your "
+                       "complaint, say \"talk to a person\" at any time.\n\n" + opening)
+        dispatcher.utter_message(text=opening)
         # A fresh start; requested_slot cleared so the opening message fills no slot.
         return [*_reset_slots(tracker), SlotSet("requested_slot", None), *_type_slots(types, task)]
 
@@ -339,7 +344,7 @@ class ValidateRequestForm(FormValidationAction):
             dispatcher.utter_message(text="There are no details to change for this request. "
                                      "Shall I file it? Say yes to file it, or no to cancel.")
             return {"confirmation": None, "reprompted": True}
-        if intent == "affirm" or _YES.search(text):
+        if _YES.search(text) or (intent == "affirm" and not _QUESTION.search(text)):
             return {"confirmation": "yes"}
         dispatcher.utter_message(text="Shall I file it? Say yes to file it, or no to cancel. You can also say "
                                  "\"change the email\" or ask me a question first.")

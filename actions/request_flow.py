@@ -36,15 +36,18 @@ _ADD_CUES = re.compile(r"\b(?:also|as well|too|in addition|additionally|plus|and
 
 _CHANGE_EMAIL = re.compile(
     r"\b(?:change|fix|correct|update|use|wrong|different|another|new|other)\b.{0,30}\b(?:e-?mail|address)\b"
-    r"|\b(?:e-?mail|address)\b.{0,20}\b(?:is wrong|was wrong|typo|mistake|incorrect|change)", re.I)
+    r"|\b(?:e-?mail|address)\b.{0,20}\b(?:is wrong|was wrong|typo|mistake|incorrect|change)"
+    r"|\b(?:typo|mistake|error)\b.{0,20}\b(?:e-?mail|address)\b", re.I)
 _CHANGE_DETAILS = re.compile(
     r"\b(?:change|fix|correct|update|edit|redo|rewrite)\b.{0,30}\b(?:details?|description|what i (?:said|wrote)|text)\b"
-    r"|\b(?:details?|description)\b.{0,20}\b(?:is wrong|are wrong|typo|mistake|incorrect)", re.I)
+    r"|\b(?:details?|description)\b.{0,20}\b(?:is wrong|are wrong|typo|mistake|incorrect)"
+    r"|\b(?:typo|mistake|error)\b.{0,20}\b(?:details?|description)\b", re.I)
 
 _COMPLAINT = re.compile(
     r"\bcomplain\w*|\bcomplaint|\bunhappy with\b|\bnot happy with\b|\bdisgust\w*|\bfurious\b|\boutrage\w*"
     r"|\bviolat\w*|\breport(?:ing)? you\b|\blawyer\b|\bsu(?:e|ing) you\b|\bleak\w*|\bhack\w*"
-    r"|\bunacceptable\b|\bmishandl\w*|\babus\w* (?:of )?my data", re.I)
+    r"|\bunacceptable\b|\bmishandl\w*|\babus\w* (?:of )?my data|\bterrible\b|\bawful\b|\bappalling\b"
+    r"|\bdisappoint\w*|\bangry\b|\bupset\b|\bscandal\w*", re.I)
 _MARKUP = re.compile(r"<[^>]{0,200}>|&[a-z]{2,6};|[*_`~]{1,3}")
 
 

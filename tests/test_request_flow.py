@@ -72,3 +72,12 @@ def test_follow_ups_resolve_against_the_last_topic(text, previous, topic):
 
 def test_last_topic_is_read_from_the_latest_answer_link():
     assert last_topic(["no link here", "See [Retention](http://x/policy#retention)."]) == "retention"
+
+
+def test_an_unsure_short_follow_up_is_read_only_after_a_policy_answer():
+    from actions.followup import elliptical_follow_up
+
+    assert elliptical_follow_up("and how long?", "data-collected") == "retention"
+    assert elliptical_follow_up("and how long?", None) is None
+    assert elliptical_follow_up("hmm what about that one thing", "cookies") is None
+    assert elliptical_follow_up("and how long do you keep the things you collected from me?", "cookies") is None
