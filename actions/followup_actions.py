@@ -4,11 +4,14 @@ from __future__ import annotations
 from typing import Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.followup import elliptical_follow_up, last_topic, resolve
 from actions.policy_actions import ActionPolicyFallback
+from actions.request_actions import ActionStartTask, ranked_request_intent
+from actions.request_flow import requested_types
+from actions.verification import extract_code, extract_email
 from actions.policy import get_catalogue
 from actions.settings import get_settings
 
@@ -40,16 +43,30 @@ class ActionFollowUp(Action):
 
 
 class ActionContextualFallback(Action):
-    """Low NLU confidence: a short follow-up right after a policy answer ("and how
-    long?") is answered from that context; anything else gets the usual did-you-mean."""
+    """Low NLU confidence, read with the words and the context the classifier lacks:
+    a short follow-up right after a policy answer ("and how long?") is answered from
+    that answer; a message naming request types while the classifier was torn between
+    them ("a copy, then delete it") starts (or changes) the request; an address or
+    code typed with nothing under way gets told what to ask for; anything else gets
+    the usual did-you-mean."""
 
     def name(self) -> Text:
         return "action_contextual_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
-        topic_id = elliptical_follow_up(tracker.latest_message.get("text") or "", _previous_topic(tracker))
+        text = tracker.latest_message.get("text") or ""
+        topic_id = elliptical_follow_up(text, _previous_topic(tracker))
         topic = get_catalogue().by_id(topic_id) if topic_id else None
-        if topic is None:
-            return await ActionPolicyFallback().run(dispatcher, tracker, domain)
-        dispatcher.utter_message(text=topic.render(get_settings().policy_url))
-        return [SlotSet("fallback_count", 0)]
+        if topic is not None:
+            dispatcher.utter_message(text=topic.render(get_settings().policy_url))
+            return [SlotSet("fallback_count", 0)]
+        form_active = bool((tracker.active_loop or {}).get("name"))
+        request_intent = ranked_request_intent(tracker)
+        if request_intent and requested_types(text):
+            events = await ActionStartTask().start(dispatcher, tracker, request_intent)
+            # In a form, the digression rule brings the form back; otherwise start it.
+            return events + ([] if form_active else [FollowupAction("request_form")])
+        if not form_active and (extract_email(text) or extract_code(text)):
+            dispatcher.utter_message(response="utter_inform_without_task")
+            return [SlotSet("fallback_count", 0)]
+        return await ActionPolicyFallback().run(dispatcher, tracker, domain)

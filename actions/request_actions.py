@@ -130,7 +130,9 @@ class ActionStartTask(Action):
         return "action_start_task"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
-        intent, _ = _intent(tracker)
+        return await self.start(dispatcher, tracker, _intent(tracker)[0])
+
+    async def start(self, dispatcher: CollectingDispatcher, tracker: Tracker, intent: Optional[str]) -> List:
         task = INTENT_TO_TASK.get(intent)
         if task is None:
             dispatcher.utter_message(response="utter_default")
@@ -205,7 +207,7 @@ class ValidateRequestForm(FormValidationAction):
         intent, confidence = _intent(tracker)
         if step == "email" and extract_email(text):
             return False
-        if step == "otp_code" and (extract_code(text) or extract_email(text) or _RESEND.search(text)
+        if step == "otp_code" and (typed_code(text) or extract_email(text) or _RESEND.search(text)
                                    or wants_email_change(text)):
             return False
         if step == "confirmation" and (wants_email_change(text) or wants_details_change(text)):
@@ -219,6 +221,8 @@ class ValidateRequestForm(FormValidationAction):
                 return RequestType.CORRECTION not in requested_types(text)
         if intent in SWITCH_INTENTS or intent in CHITCHAT_INTENTS or get_catalogue().is_topic_intent(intent):
             return True
+        if intent == "nlu_fallback" and ranked_request_intent(tracker) and requested_types(text):
+            return True  # a request the classifier was torn about ("a copy, then delete it")
         # Not understood: a question gets the did-you-mean reply, anything else the step's own hint.
         return intent == "nlu_fallback" and bool(_QUESTION.search(text))
 
@@ -277,7 +281,7 @@ class ValidateRequestForm(FormValidationAction):
             return {"otp_code": None}
         text = str(value or "")
         email = tracker.get_slot("email")
-        code = extract_code(text)
+        code = typed_code(text)
         typed_email = extract_email(text)
         if code is None and typed_email and typed_email != email:
             # A corrected address: verification restarts for it (the old code is invalidated
@@ -349,6 +353,22 @@ class ValidateRequestForm(FormValidationAction):
         dispatcher.utter_message(text="Shall I file it? Say yes to file it, or no to cancel. You can also say "
                                  "\"change the email\" or ask me a question first.")
         return {"confirmation": None, "reprompted": True}
+
+
+_ADDRESS_TOKEN = re.compile(r"\S+@\S+")
+
+
+def typed_code(text: str) -> Optional[str]:
+    """The code in a message, never digits that are part of an address (jo.552193@x.org)."""
+    return extract_code(_ADDRESS_TOKEN.sub(" ", text or ""))
+
+
+def ranked_request_intent(tracker: Tracker) -> Optional[str]:
+    """A request intent among the classifier's three likeliest, when it wasn't sure."""
+    for entry in (tracker.latest_message.get("intent_ranking") or [])[:3]:
+        if entry.get("name") in SWITCH_INTENTS and float(entry.get("confidence") or 0) >= 0.15:
+            return entry["name"]
+    return None
 
 
 def _activated_this_turn(tracker: Tracker) -> bool:

@@ -81,3 +81,10 @@ def test_an_unsure_short_follow_up_is_read_only_after_a_policy_answer():
     assert elliptical_follow_up("and how long?", None) is None
     assert elliptical_follow_up("hmm what about that one thing", "cookies") is None
     assert elliptical_follow_up("and how long do you keep the things you collected from me?", "cookies") is None
+
+
+def test_digits_inside_an_address_are_not_a_code():
+    from actions.request_actions import typed_code
+
+    assert typed_code("oops I meant second.552193cd@example.net") is None
+    assert typed_code("the code is 552 193") == "552193"
