@@ -56,7 +56,7 @@ class ActionHandoff(Action):
                 f"quiet; anything you write is kept for them.{follow_up}"
             )
         events = [SlotSet("fallback_count", 0)]
-        if tracker.active_loop.get("name"):
+        if (tracker.active_loop or {}).get("name"):
             # A request under way stops here: the privacy team takes over, nothing is filed.
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
         return events + [ConversationPaused()]
