@@ -86,3 +86,33 @@ class ActionGreet(Action):
         else:
             dispatcher.utter_message(response="utter_greet")
         return []
+
+
+OFFER_QUESTION = "Shall I pass this conversation to them now?"
+
+
+def person_was_offered(tracker: Tracker) -> bool:
+    """True when a person was offered since the visitor's previous message."""
+    users_seen = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            users_seen += 1
+            if users_seen == 2:
+                return False
+        elif event.get("event") == "bot" and OFFER_QUESTION in (event.get("text") or ""):
+            return True
+    return False
+
+
+class ActionAcceptOffer(Action):
+    """A typed "yes": to the offer of a person it hands over; anywhere else it just
+    asks what else the visitor needs."""
+
+    def name(self) -> Text:
+        return "action_accept_offer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        if person_was_offered(tracker):
+            return await ActionHandoff().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_anything_else")
+        return []

@@ -212,6 +212,8 @@ class ValidateRequestForm(FormValidationAction):
             return False
         if step == "confirmation" and (wants_email_change(text) or wants_details_change(text)):
             return False
+        if intent == "affirm" and step != "confirmation" and _person_was_offered(tracker):
+            return True  # "yes" to the offer of a person (data/rules/digressions.yml)
         if step == "confirmation" and intent == "deny":
             return True  # data/rules/digressions.yml: a "no" at the confirmation cancels
         if step == "correction_details":
@@ -361,6 +363,12 @@ _ADDRESS_TOKEN = re.compile(r"\S+@\S+")
 def typed_code(text: str) -> Optional[str]:
     """The code in a message, never digits that are part of an address (jo.552193@x.org)."""
     return extract_code(_ADDRESS_TOKEN.sub(" ", text or ""))
+
+
+def _person_was_offered(tracker: Tracker) -> bool:
+    from actions.handoff_actions import person_was_offered  # handoff_actions imports this module
+
+    return person_was_offered(tracker)
 
 
 def ranked_request_intent(tracker: Tracker) -> Optional[str]:
