@@ -5,12 +5,13 @@ import asyncio
 from typing import List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from imago_core.handoff import create_escalation
 from actions.request_actions import get_verifier
+from imago_core.request_flow import sounds_like_complaint
 from imago_core.settings import get_settings
 
 REASONS = {"request_human": "asked", "report_urgent": "urgent", "nlu_fallback": "not understood"}
@@ -63,4 +64,64 @@ class ActionHandoff(Action):
                 f"A member of staff will reply right here, {settings.handoff_wait}. Until then I'll stay "
                 f"quiet; anything you write is kept for them.{follow_up}"
             )
-        return [SlotSet("fallback_count", 0), ConversationPaused()]
+        events = [SlotSet("fallback_count", 0)]
+        if (tracker.active_loop or {}).get("name"):
+            # A request under way stops here: the privacy team takes over, nothing is filed.
+            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        return events + [ConversationPaused()]
+
+
+class ActionOfferPerson(Action):
+    """A complaint or something urgent: say sorry and offer a person."""
+
+    def name(self) -> Text:
+        return "action_offer_person"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        dispatcher.utter_message(response="utter_offer_handoff_urgent")
+        return []
+
+
+class ActionGreet(Action):
+    """A greeting, unless the message is a complaint that merely opens with one
+    ("<b>hi</b> I want to complain about..."): then the complaint is what counts."""
+
+    def name(self) -> Text:
+        return "action_greet"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        if sounds_like_complaint(tracker.latest_message.get("text") or ""):
+            dispatcher.utter_message(response="utter_offer_handoff_urgent")
+        else:
+            dispatcher.utter_message(response="utter_greet")
+        return []
+
+
+OFFER_QUESTION = "Shall I pass this conversation to them now?"
+
+
+def person_was_offered(tracker: Tracker) -> bool:
+    """True when a person was offered since the visitor's previous message."""
+    users_seen = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            users_seen += 1
+            if users_seen == 2:
+                return False
+        elif event.get("event") == "bot" and OFFER_QUESTION in (event.get("text") or ""):
+            return True
+    return False
+
+
+class ActionAcceptOffer(Action):
+    """A typed "yes": to the offer of a person it hands over; anywhere else it just
+    asks what else the visitor needs."""
+
+    def name(self) -> Text:
+        return "action_accept_offer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        if person_was_offered(tracker):
+            return await ActionHandoff().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_anything_else")
+        return []

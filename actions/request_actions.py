@@ -1,9 +1,15 @@
-"""Actions for data-subject requests: start, verify, summarise, file, status, cancel.
+"""Actions for data-subject requests: start, verify, confirm, file, status, cancel.
 
 Security model: slots steer the conversation but never decide anything. Whether
 the visitor is verified, and what exactly they confirmed, is read from the
 database (VerifiedConversation, RequestDraft), so a typed `/intent{...}` payload
 cannot skip verification or confirmation.
+
+Conversations bend (docs: Rasa "unhappy paths"): the request form's validator
+rejects the form for a message that isn't an answer to the pending question (a
+policy question, chitchat, another request type, "what is this code for?"), so
+the rules in data/rules/digressions.yml answer it and bring the form back; the
+form's action_ask_* then restate the pending question briefly.
 """
 from __future__ import annotations
 
@@ -11,13 +17,13 @@ import asyncio
 import logging
 import re
 from datetime import timedelta
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Sequence, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from imago_core import audit
 from imago_core.client_address import CLIENT_ADDRESS_KEY
@@ -26,6 +32,15 @@ from imago_core.models import RequestDraft, RequestType, utcnow
 from imago_core.policy import get_catalogue
 from imago_core.private_channel import in_shared_room, move_request
 from imago_core.privacy_requests import format_date, record_request, requests_for
+from imago_core.request_flow import (
+    labels,
+    sounds_like_complaint,
+    merge_types,
+    requested_types,
+    types_for_start,
+    wants_details_change,
+    wants_email_change,
+)
 from imago_core.settings import get_settings
 from imago_core.verification import (
     CheckStatus,
@@ -39,6 +54,7 @@ from imago_core.verification import (
 
 logger = logging.getLogger(__name__)
 
+FORM = "request_form"
 INTENT_TO_TASK = {
     "request_access": "access",
     "request_deletion": "deletion",
@@ -47,12 +63,23 @@ INTENT_TO_TASK = {
     "request_marketing_optout": "marketing_optout",
     "request_status": "status",
 }
-FORM_SLOTS = ["email", "otp_code", "correction_details"]
+FORM_SLOTS = ["email", "otp_code", "correction_details", "confirmation"]
 ACTION_LISTEN = "action_listen"
 CODE_MASK = "******"
 DRAFT_TTL = timedelta(minutes=30)
 _RESEND = re.compile(r"\b(new|another|fresh|resend|re-send|send again|again)\b|did ?n.?t (get|receive|arrive)|not (got|received)|no (code|email)", re.I)
+_YES = re.compile(r"^\W*(y|yes|yeah|yep|yup|sure|ok|okay|please do|go ahead|do it|file it|confirm\w*|correct)\b", re.I)
+_QUESTION = re.compile(r"\?\s*$|^\W*(what|why|how|who|whom|when|where|which|do|does|did|can|could|is|are|will|would|should)\b", re.I)
+# Details of a correction are free text; these words say it is one, whatever the intent.
+_CORRECTION_CUES = re.compile(r"should be|is wrong|was wrong|spelled|spelt|instead of|incorrect|not correct|"
+                              r"misspel|changed|my (?:name|surname|address|phone|birthday|date of birth)", re.I)
 MAX_DETAILS = 2000
+
+# Messages that are not an answer to the form's question: answered by their own rule,
+# then the form comes back (data/rules/digressions.yml).
+CHITCHAT_INTENTS = {"greet", "thank", "bot_challenge", "ask_capabilities", "out_of_scope", "ask_code_purpose",
+                    "policy_silent", "request_human", "report_urgent", "request_status", "follow_up"}
+SWITCH_INTENTS = {intent for intent, task in INTENT_TO_TASK.items() if task != "status"}
 
 _verifier: Optional[Verifier] = None
 
@@ -89,18 +116,41 @@ def _latest_metadata(tracker: Tracker) -> Dict[Text, Any]:
     return tracker.latest_message.get("metadata") or {}
 
 
-def _reset_slots() -> List[Dict[Text, Any]]:
-    return [SlotSet(name, None) for name in (*FORM_SLOTS, "task", "reprompted")]
+def _reset_slots(tracker: Optional[Tracker] = None) -> List[Dict[Text, Any]]:
+    """Clears the request's slots (only those set, when the tracker is given: a form
+    reads every slot event of the turn as a candidate answer)."""
+    names = (*FORM_SLOTS, "task", "tasks", "reprompted", "reverify")
+    return [SlotSet(name, None) for name in names if tracker is None or tracker.get_slot(name) is not None]
+
+
+def _intent(tracker: Tracker) -> tuple:
+    intent = tracker.latest_message.get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+def current_types(tracker: Tracker) -> List[RequestType]:
+    """The request types under way (steering only: what is filed comes from the drafts)."""
+    values = tracker.get_slot("tasks") or []
+    if not values and tracker.get_slot("task") in {t.value for t in RequestType}:
+        values = [tracker.get_slot("task")]
+    return [RequestType(v) for v in values if v in {t.value for t in RequestType}]
+
+
+def _form_is_active(tracker: Tracker) -> bool:
+    return (tracker.active_loop or {}).get("name") == FORM
 
 
 class ActionStartTask(Action):
-    """Remembers what the visitor asked for; the request form then verifies them."""
+    """Remembers what the visitor asked for (every type named), or switches/adds a
+    type while a request is under way; the request form then verifies them."""
 
     def name(self) -> Text:
         return "action_start_task"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        return await self.start(dispatcher, tracker, _intent(tracker)[0])
+
+    async def start(self, dispatcher: CollectingDispatcher, tracker: Tracker, intent: Optional[str]) -> List:
         task = INTENT_TO_TASK.get(intent)
         if task is None:
             dispatcher.utter_message(response="utter_default")
@@ -110,30 +160,114 @@ class ActionStartTask(Action):
             dispatcher.utter_message(json_message=move_request(task))
             return [FollowupAction(ACTION_LISTEN)]
         await _after_recording()  # make sure the delivery loop runs (e.g. after a restart)
+        text = tracker.latest_message.get("text") or ""
+        under_way = current_types(tracker) if _form_is_active(tracker) else []
+        if task == "status" and under_way:
+            # "How long will it take?" mid-request: answer it and keep the request.
+            dispatcher.utter_message(text=f"Your {labels(under_way)} request isn't filed yet, so it has no status. "
+                                     "Once it is, you get a reference, and we must answer within one month.")
+            return []
         if task == "status":
-            dispatcher.utter_message(text="I can look up your requests once I've checked your email address.")
+            verified = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
+            dispatcher.utter_message(text="Here are your requests." if verified else
+                                     "I can look up your requests once I've checked your email address.")
+            return [*_reset_slots(tracker), SlotSet("requested_slot", None), SlotSet("task", "status")]
+        types = types_for_start(text, RequestType(task))
+        if under_way:
+            return self._switch(dispatcher, tracker, under_way, merge_types(under_way, types, text), task)
+        if len(types) == 1:
+            opening = f"I can file that for you: **{types[0].label}**."
         else:
-            label = RequestType(task).label
-            dispatcher.utter_message(text=f"I can file that for you: **{label}**.")
-        return [*_reset_slots(), SlotSet("task", task)]  # a fresh start, then the new task
+            opening = "I can file these for you, one request each:\n" + "\n".join(f"- {k.label}" for k in types)
+        if sounds_like_complaint(text):
+            # A complaint that comes with a request: the request goes ahead, and a person is offered.
+            opening = ("I'm sorry about this. If you'd like a person from IMAGO's privacy team to look at your "
+                       "complaint, say \"talk to a person\" at any time.\n\n" + opening)
+        dispatcher.utter_message(text=opening)
+        # A fresh start; requested_slot cleared so the opening message fills no slot.
+        return [*_reset_slots(tracker), SlotSet("requested_slot", None), *_type_slots(types, task)]
+
+    @staticmethod
+    def _switch(dispatcher: CollectingDispatcher, tracker: Tracker, before: Sequence[RequestType],
+                after: List[RequestType], task: str) -> List:
+        if after == list(before):
+            dispatcher.utter_message(text=f"That's already what I'm doing: your {labels(after)} request.")
+        elif set(before) <= set(after):
+            dispatcher.utter_message(text=f"OK, I've added that: I'll file {labels(after)} requests.")
+        else:
+            dispatcher.utter_message(text=f"OK, I've changed your request to **{labels(after)}** "
+                                     f"(instead of {labels(before)}). Nothing was filed for {labels(before)}.")
+        events = [*_type_slots(after, task), SlotSet("confirmation", None), SlotSet("reprompted", None)]
+        if RequestType.CORRECTION not in after:
+            events.append(SlotSet("correction_details", None))
+        return events
+
+
+def _type_slots(types: List[RequestType], task: str) -> List[Dict[Text, Any]]:
+    values = [kind.value for kind in types]
+    return [SlotSet("task", task if task in values else values[0]), SlotSet("tasks", values)]
 
 
 class ValidateRequestForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_request_form"
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        candidates = tracker.slots_to_validate()
+        step = tracker.get_slot("requested_slot")
+        if candidates and _activated_this_turn(tracker):
+            # The message that started the request is never an answer to its questions.
+            return [SlotSet(name, None) for name in candidates]
+        if step in candidates and self.interrupts(step, tracker):
+            # Not an answer: the form steps aside, a rule answers, the form comes back.
+            return [SlotSet(step, None), ActionExecutionRejected(FORM)]
+        return await super().run(dispatcher, tracker, domain)
+
+    @staticmethod
+    def interrupts(step: str, tracker: Tracker) -> bool:
+        text = tracker.latest_message.get("text") or ""
+        intent, confidence = _intent(tracker)
+        if step == "email" and extract_email(text):
+            return False
+        if step == "otp_code" and (typed_code(text) or extract_email(text) or _RESEND.search(text)
+                                   or wants_email_change(text)):
+            return False
+        if step == "confirmation" and (wants_email_change(text) or wants_details_change(text)):
+            return False
+        if intent == "affirm" and step != "confirmation" and _person_was_offered(tracker):
+            return True  # "yes" to the offer of a person (data/rules/digressions.yml)
+        if step == "confirmation" and intent == "deny":
+            return True  # data/rules/digressions.yml: a "no" at the confirmation cancels
+        if step == "correction_details":
+            if _CORRECTION_CUES.search(text) or confidence < 0.6 or intent == "request_correction":
+                return False
+            if intent in SWITCH_INTENTS:
+                return RequestType.CORRECTION not in requested_types(text)
+        if intent in SWITCH_INTENTS or intent in CHITCHAT_INTENTS or get_catalogue().is_topic_intent(intent):
+            return True
+        if intent == "nlu_fallback" and ranked_request_intent(tracker) and requested_types(text):
+            return True  # a request the classifier was torn about ("a copy, then delete it")
+        # Not understood: a question gets the did-you-mean reply, anything else the step's own hint.
+        return intent == "nlu_fallback" and bool(_QUESTION.search(text))
+
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
         needed: List[Text] = []
+        if tracker.get_slot("task") == "status" and not current_types(tracker):
+            verified = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
+            return [] if verified and not tracker.get_slot("reverify") else ["email", "otp_code"]
         verified = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
-        if not verified:
+        if not verified or tracker.get_slot("reverify"):
             needed += ["email", "otp_code"]
-        if tracker.get_slot("task") == "correction":
+        if RequestType.CORRECTION in current_types(tracker):
             needed.append("correction_details")
+        needed.append("confirmation")
         return needed
 
     async def validate_email(self, value: Any, dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:  # a reset, not an answer
+            return {"email": None}
         email = extract_email(str(value or ""))
         if email is None:
             dispatcher.utter_message(
@@ -142,24 +276,25 @@ class ValidateRequestForm(FormValidationAction):
             return {"email": None, "reprompted": True}
         return await self._send_code(dispatcher, tracker, email)
 
-    async def _send_code(self, dispatcher: CollectingDispatcher, tracker: Tracker, email: str) -> Dict[Text, Any]:
+    async def _send_code(self, dispatcher: CollectingDispatcher, tracker: Tracker, email: str,
+                         lead: str = "") -> Dict[Text, Any]:
         result = await asyncio.to_thread(get_verifier().request_code, tracker.sender_id, email,
                                          client_address(tracker))
         if result.status is SendStatus.SENT:
             dispatcher.utter_message(
-                text=f"I've sent a 6-digit code to {mask_email(email)}. Please type it here; it's valid for "
+                text=f"{lead}I've sent a 6-digit code to {mask_email(email)}. Please type it here; it's valid for "
                 f"{get_settings().code_ttl_minutes} minutes. Didn't get it? Say \"new code\". Say \"cancel\" to stop."
             )
             return {"email": email, "otp_code": None, "reprompted": True}
         if result.status is SendStatus.RATE_LIMITED:
             dispatcher.utter_message(
-                text="You've asked for several codes in a short time, so I can't send another one yet. "
+                text=f"{lead}You've asked for several codes in a short time, so I can't send another one yet. "
                 f"Please try again after {result.retry_at:%H:%M} UTC on {format_date(result.retry_at)}. "
                 "Say \"cancel\" to stop for now."
             )
         else:
             dispatcher.utter_message(
-                text="Sorry, I couldn't send the email just now (our mail service didn't accept it). "
+                text=f"{lead}Sorry, I couldn't send the email just now (our mail service didn't accept it). "
                 "This did not count against your code limit. Please type your email address again to retry, "
                 "or say \"cancel\"."
             )
@@ -167,10 +302,20 @@ class ValidateRequestForm(FormValidationAction):
 
     async def validate_otp_code(self, value: Any, dispatcher: CollectingDispatcher,
                                 tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:  # a reset, not an answer
+            return {"otp_code": None}
         text = str(value or "")
         email = tracker.get_slot("email")
-        code = extract_code(text)
-        if email and code is None and _RESEND.search(text):
+        code = typed_code(text)
+        typed_email = extract_email(text)
+        if code is None and typed_email and typed_email != email:
+            # A corrected address: verification restarts for it (the old code is invalidated
+            # by the new send, and the send limits apply as always).
+            return await self._send_code(dispatcher, tracker, typed_email,
+                                         lead=f"OK, I'll use {mask_email(typed_email)} instead. ")
+        if code is None and wants_email_change(text):
+            return {"email": None, "otp_code": None}  # the form asks for the address again
+        if email and code is None and (_RESEND.search(text) or typed_email):
             return await self._send_code(dispatcher, tracker, email)
         if not email:
             return {"otp_code": None}
@@ -182,7 +327,7 @@ class ValidateRequestForm(FormValidationAction):
         result = await asyncio.to_thread(get_verifier().check_code, tracker.sender_id, email, code)
         if result.status is CheckStatus.VERIFIED:
             dispatcher.utter_message(text="Thanks, your email address is verified.")
-            return {"otp_code": CODE_MASK, "verified_email": mask_email(email)}
+            return {"otp_code": CODE_MASK, "verified_email": mask_email(email), "reverify": None}
         messages = {
             CheckStatus.WRONG: f"That code isn't right. You have {result.attempts_left} "
             f"{'try' if result.attempts_left == 1 else 'tries'} left. Please type the code again.",
@@ -197,6 +342,8 @@ class ValidateRequestForm(FormValidationAction):
 
     async def validate_correction_details(self, value: Any, dispatcher: CollectingDispatcher,
                                           tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:  # a reset, not an answer
+            return {"correction_details": None}
         details = " ".join(str(value or "").replace("\x00", "").split())  # PostgreSQL text refuses NUL
         if len(details) < 5:
             dispatcher.utter_message(text="Please tell me what is wrong and what it should be, in a sentence.")
@@ -206,9 +353,78 @@ class ValidateRequestForm(FormValidationAction):
             return {"correction_details": None, "reprompted": True}
         return {"correction_details": details}
 
+    async def validate_confirmation(self, value: Any, dispatcher: CollectingDispatcher,
+                                    tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:  # a reset, not an answer
+            return {"confirmation": None}
+        text = str(value or "")
+        intent, _ = _intent(tracker)
+        if wants_email_change(text):
+            # Back to the address step only; the new address is verified before anything is filed.
+            events: Dict[Text, Any] = {"email": None, "otp_code": None, "confirmation": None, "reverify": True}
+            typed_email = extract_email(text)
+            if typed_email:
+                events.update(await self._send_code(dispatcher, tracker, typed_email,
+                                                    lead=f"OK, I'll use {mask_email(typed_email)} instead. "))
+            return events
+        if wants_details_change(text):
+            if RequestType.CORRECTION in current_types(tracker):
+                return {"correction_details": None, "confirmation": None}
+            dispatcher.utter_message(text="There are no details to change for this request. "
+                                     "Shall I file it? Say yes to file it, or no to cancel.")
+            return {"confirmation": None, "reprompted": True}
+        if _YES.search(text) or (intent == "affirm" and not _QUESTION.search(text)):
+            return {"confirmation": "yes"}
+        dispatcher.utter_message(text="Shall I file it? Say yes to file it, or no to cancel. You can also say "
+                                 "\"change the email\" or ask me a question first.")
+        return {"confirmation": None, "reprompted": True}
+
+
+_ADDRESS_TOKEN = re.compile(r"\S+@\S+")
+
+
+def typed_code(text: str) -> Optional[str]:
+    """The code in a message, never digits that are part of an address (jo.552193@x.org)."""
+    return extract_code(_ADDRESS_TOKEN.sub(" ", text or ""))
+
+
+def _person_was_offered(tracker: Tracker) -> bool:
+    from actions.handoff_actions import person_was_offered  # handoff_actions imports this module
+
+    return person_was_offered(tracker)
+
+
+def ranked_request_intent(tracker: Tracker) -> Optional[str]:
+    """A request intent among the classifier's three likeliest, when it wasn't sure."""
+    for entry in (tracker.latest_message.get("intent_ranking") or [])[:3]:
+        if entry.get("name") in SWITCH_INTENTS and float(entry.get("confidence") or 0) >= 0.15:
+            return entry["name"]
+    return None
+
+
+def _activated_this_turn(tracker: Tracker) -> bool:
+    """True when the form was switched on after the latest user message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "active_loop" and event.get("name") == FORM:
+            return True
+    return False
+
+
+def _returning_after_digression(tracker: Tracker) -> bool:
+    """True when something else answered the latest message and the form is back."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action_execution_rejected" and event.get("name") == FORM:
+            return True
+    return False
+
 
 class _AskAction(Action):
-    """Asks for a form slot unless the validator has just asked in its own words."""
+    """Asks for a form slot unless the validator has just asked in its own words;
+    after a digression it restates the pending question briefly."""
 
     slot = ""
     response = ""
@@ -219,20 +435,43 @@ class _AskAction(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
         if tracker.get_slot("reprompted"):
             return [SlotSet("reprompted", None)]
-        dispatcher.utter_message(response=self.response)
+        if _returning_after_digression(tracker):
+            dispatcher.utter_message(**self.restated(tracker))
+        else:
+            dispatcher.utter_message(response=self.response)
         return []
+
+    def restated(self, tracker: Tracker) -> Dict[Text, Any]:
+        raise NotImplementedError
+
+
+def _about(tracker: Tracker) -> str:
+    types = current_types(tracker)
+    return f"your {labels(types)} request" if types else "your request"
 
 
 class ActionAskEmail(_AskAction):
     slot, response = "email", "utter_request_email"
 
+    def restated(self, tracker: Tracker) -> Dict[Text, Any]:
+        return {"text": f"Back to {_about(tracker)}: what is your email address? I'll send a 6-digit code to it."}
+
 
 class ActionAskOtpCode(_AskAction):
     slot, response = "otp_code", "utter_request_code"
 
+    def restated(self, tracker: Tracker) -> Dict[Text, Any]:
+        email = tracker.get_slot("email")
+        where = f" I sent to {mask_email(email)}" if email else ""
+        return {"text": f"Back to {_about(tracker)}: please type the 6-digit code{where}. "
+                        "Say \"new code\" if it didn't arrive."}
+
 
 class ActionAskCorrectionDetails(_AskAction):
     slot, response = "correction_details", "utter_request_correction_details"
+
+    def restated(self, tracker: Tracker) -> Dict[Text, Any]:
+        return {"text": "Back to your correction: what is wrong in the data we hold about you, and what should it be?"}
 
 
 def _retention_note(policy_url: str) -> str:
@@ -244,62 +483,96 @@ def _retention_note(policy_url: str) -> str:
     )
 
 
-class ActionSummariseRequest(Action):
-    """Shows what will be filed and asks for confirmation; remembers it in the database."""
+CONFIRM_BUTTONS = [{"title": "Yes, file it", "payload": "/affirm"}, {"title": "No, cancel", "payload": "/cancel"}]
+
+
+class ActionAskConfirmation(Action):
+    """The form's last question: shows what will be filed (remembered in the database
+    as drafts, one per request type) and asks for confirmation."""
 
     def name(self) -> Text:
-        return "action_summarise_request"
+        return "action_ask_confirmation"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        if tracker.get_slot("reprompted"):
+            return [SlotSet("reprompted", None)]
         email = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
-        task = tracker.get_slot("task")
-        if not email or task not in {t.value for t in RequestType}:
+        types = current_types(tracker)
+        if not email or not types:
             dispatcher.utter_message(
                 text="I couldn't confirm your email address, so nothing was filed. You can start again any time."
             )
-            return _reset_slots()
-        request_type = RequestType(task)
-        details = tracker.get_slot("correction_details") if request_type is RequestType.CORRECTION else None
-        await asyncio.to_thread(_save_draft, tracker.sender_id, email, request_type, details)
-        lines = [
-            "Here's what I'll send to the privacy team:",
-            f"- Request: {request_type.label}",
-            f"- Email: {email}",
-        ]
+            return [ActiveLoop(None), SlotSet("requested_slot", None), *_reset_slots()]
+        details = tracker.get_slot("correction_details") if RequestType.CORRECTION in types else None
+        await asyncio.to_thread(save_drafts, tracker.sender_id, email, types, details)
+        if _returning_after_digression(tracker):
+            dispatcher.utter_message(
+                text=f"Back to {_about(tracker)} for {email}: shall I file it?"
+                if len(types) == 1 else f"Back to your requests ({labels(types)}) for {email}: shall I file them?",
+                buttons=CONFIRM_BUTTONS)
+            return []
+        several = len(types) > 1
+        lines = ["Here's what I'll send to the privacy team:"]
+        if several:
+            lines.append("- Requests (each filed separately, with its own reference):")
+            lines += [f"  - {kind.label}" for kind in types]
+        else:
+            lines.append(f"- Request: {types[0].label}")
+        lines.append(f"- Email: {email}")
         if details:
             lines.append(f"- Details: {details}")
-        if request_type is RequestType.DELETION:
+        if RequestType.DELETION in types:
             lines += ["", _retention_note(get_settings().policy_url)]
-        lines += ["", "Shall I file it?"]
-        dispatcher.utter_message(
-            text="\n".join(lines),
-            buttons=[{"title": "Yes, file it", "payload": "/affirm"}, {"title": "No, cancel", "payload": "/cancel"}],
-        )
+        lines += ["", "Shall I file them?" if several else "Shall I file it?"]
+        dispatcher.utter_message(text="\n".join(lines), buttons=CONFIRM_BUTTONS)
         return []
 
 
-def _save_draft(conversation_id: str, email: str, request_type: RequestType, details: Optional[str]) -> None:
+# Older name kept for callers and tests written before the confirmation joined the form.
+ActionSummariseRequest = ActionAskConfirmation
+
+
+def save_drafts(conversation_id: str, email: str, types: Sequence[RequestType], details: Optional[str]) -> None:
+    """Replaces this conversation's open drafts with one per request type."""
     with session_scope() as session:
         for old in session.execute(select(RequestDraft).where(
             RequestDraft.conversation_id == conversation_id, RequestDraft.consumed_at.is_(None)
         )).scalars():
             old.consumed_at = utcnow()
-        session.add(RequestDraft(conversation_id=conversation_id, email=email, request_type=request_type,
-                                 details=details.replace("\x00", "") if details else details))
+        for kind in types:
+            session.add(RequestDraft(conversation_id=conversation_id, email=email, request_type=kind,
+                                     details=details.replace("\x00", "") if details and kind is RequestType.CORRECTION else None))
 
 
-def _take_draft(conversation_id: str, email: str) -> Optional[RequestDraft]:
-    """The confirmed draft: this conversation's latest, unconsumed, fresh, same address."""
+def _save_draft(conversation_id: str, email: str, request_type: RequestType, details: Optional[str]) -> None:
+    save_drafts(conversation_id, email, [request_type], details)
+
+
+def take_drafts(conversation_id: str, email: str) -> List[RequestDraft]:
+    """The confirmed drafts: this conversation's unconsumed, fresh ones for the
+    verified address. Each is claimed by a conditional update, so a draft is filed
+    once even if two filings race."""
     with session_scope() as session:
-        draft = session.execute(select(RequestDraft).where(
+        drafts = session.execute(select(RequestDraft).where(
             RequestDraft.conversation_id == conversation_id,
             RequestDraft.consumed_at.is_(None),
             RequestDraft.created_at > utcnow() - DRAFT_TTL,
-        ).order_by(RequestDraft.id.desc()).limit(1)).scalar_one_or_none()
-        if draft is None or draft.email != email:
-            return None
-        draft.consumed_at = utcnow()
-        return draft
+        ).order_by(RequestDraft.id)).scalars().all()
+        session.expunge_all()
+    taken = []
+    for draft in drafts:
+        with session_scope() as session:
+            claimed = session.execute(update(RequestDraft).where(
+                RequestDraft.id == draft.id, RequestDraft.consumed_at.is_(None)
+            ).values(consumed_at=utcnow())).rowcount == 1
+        if claimed and draft.email == email:
+            taken.append(draft)
+    return taken
+
+
+def _take_draft(conversation_id: str, email: str) -> Optional[RequestDraft]:
+    drafts = take_drafts(conversation_id, email)
+    return drafts[-1] if drafts else None
 
 
 class ActionFileRequest(Action):
@@ -309,30 +582,22 @@ class ActionFileRequest(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
         verifier = get_verifier()
         email = await asyncio.to_thread(verifier.verified_email, tracker.sender_id)
-        draft = await asyncio.to_thread(_take_draft, tracker.sender_id, email) if email else None
-        if draft is None:
+        drafts = await asyncio.to_thread(take_drafts, tracker.sender_id, email) if email else []
+        if not drafts:
             dispatcher.utter_message(
                 text="I have nothing confirmed to file (or your verification has expired), so nothing was filed. "
                 "You can start again any time."
             )
             return _reset_slots()
-        view = await asyncio.to_thread(
-            record_request, email, draft.request_type, draft.details, _channel(tracker), tracker.sender_id,
-            get_settings().ticket_backend, None, verifier.address_key(email),
-        )
+        views = []
+        for draft in drafts:
+            views.append(await asyncio.to_thread(
+                record_request, email, draft.request_type, draft.details, _channel(tracker), tracker.sender_id,
+                get_settings().ticket_backend, None, verifier.address_key(email),
+            ))
         await _after_recording()
-        if view.duplicate:
-            dispatcher.utter_message(
-                text=f"You already have an open {view.request_type.short} request: **{view.reference}** "
-                f"(status: {view.status.value}, due by {format_date(view.due_at)}). I haven't filed a second one."
-            )
-        else:
-            dispatcher.utter_message(
-                text=f"Done. Your {view.request_type.short} request is filed.\n\n"
-                f"- Reference: **{view.reference}**\n"
-                f"- We must answer by: **{format_date(view.due_at)}** (one month, as the GDPR requires)\n\n"
-                "Keep the reference. You can ask me for the status at any time."
-            )
+        dispatcher.utter_message(text=_filed_message(views))
+        for view in views:
             export_note = await asyncio.to_thread(_mail_assistant_export, view, email)
             if export_note:
                 dispatcher.utter_message(text=export_note)
@@ -340,10 +605,34 @@ class ActionFileRequest(Action):
 
 
 def _mail_assistant_export(view, email: str) -> Optional[str]:
-    """Access and export requests: the assistant's own data, mailed as JSON (actions/data_export.py)."""
+    """Access and export requests: the assistant's own data, mailed as JSON (imago_core/data_export.py)."""
     from imago_core.data_export import after_request_filed
 
     return after_request_filed(view.request_type, view.reference, email, view.duplicate)
+
+
+def _filed_message(views) -> str:
+    due = "(one month, as the GDPR requires)"
+    if len(views) == 1:
+        view = views[0]
+        if view.duplicate:
+            return (f"You already have an open {view.request_type.short} request: **{view.reference}** "
+                    f"(status: {view.status.value}, due by {format_date(view.due_at)}). I haven't filed a second one.")
+        return (f"Done. Your {view.request_type.short} request is filed.\n\n"
+                f"- Reference: **{view.reference}**\n"
+                f"- We must answer by: **{format_date(view.due_at)}** {due}\n\n"
+                "Keep the reference. You can ask me for the status at any time.")
+    lines = ["Done. Each request is filed separately:"]
+    for view in views:
+        if view.duplicate:
+            lines.append(f"- {view.request_type.short}: you already have an open one, **{view.reference}** "
+                         f"(status: {view.status.value}); I haven't filed a second one")
+        else:
+            lines.append(f"- {view.request_type.short}: **{view.reference}**, answer due by "
+                         f"**{format_date(view.due_at)}**")
+    lines += ["", "We must answer each within one month, as the GDPR requires. Keep the references; "
+              "you can ask me for the status at any time."]
+    return "\n".join(lines)
 
 
 async def _after_recording() -> None:
@@ -351,6 +640,19 @@ async def _after_recording() -> None:
     from imago_core.delivery import kick
 
     kick()
+
+
+class ActionFinishRequest(Action):
+    """The form is done: a status lookup shows the requests, anything else files what
+    the confirmed drafts in the database hold (the slot only picks which)."""
+
+    def name(self) -> Text:
+        return "action_finish_request"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        if tracker.get_slot("task") == "status":
+            return await ActionShowStatus().run(dispatcher, tracker, domain)
+        return await ActionFileRequest().run(dispatcher, tracker, domain)
 
 
 class ActionShowStatus(Action):

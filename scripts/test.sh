@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: data validation, story tests, the held-out NLU evaluation
+# Runs every test: data validation, the held-out NLU evaluation
 # (fails under 90% intent accuracy) and pytest (unit, integration against real
 # SMTP / Request Tracker / Rasa servers, and browser tests in headless Chromium).
 # Installs what it needs first (system packages only when run as root, as in CI).
@@ -20,13 +20,6 @@ mkdir -p results
 
 log "rasa data validate"
 "$VENV/bin/rasa" data validate --quiet || die "training data or domain is invalid"
-
-log "story tests (tests/test_stories.yml)"
-"$VENV/bin/rasa" test core --model "$MODEL" --stories tests/test_stories.yml \
-  --fail-on-prediction-errors --out results/stories --quiet > results/stories.log 2>&1 \
-  || { cat results/stories/failed_test_stories.yml 2>/dev/null; die "story tests failed (results/stories.log)"; }
-grep -q "None of the test stories failed" results/stories/failed_test_stories.yml || die "story tests failed"
-log "story tests: all passed"
 
 log "held-out NLU evaluation (tests/nlu/heldout.yml, fails under 90% intent accuracy)"
 "$PY" -m bench.nlu_eval --model "$MODEL" --data tests/nlu/heldout.yml --min-accuracy 0.90 \

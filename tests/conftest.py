@@ -45,6 +45,16 @@ def smtp(smtp_server):
     return smtp_server
 
 
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory, smtp_server):
+    """One real stack (Rasa + action server + SMTP) shared by the conversation tests."""
+    from tests.support.stack import Stack
+
+    running = Stack(tmp_path_factory.mktemp("assistant"), env_overrides=smtp_server.env()).start()
+    yield running
+    running.stop()
+
+
 def pytest_configure(config):
     from tests.support import components
 

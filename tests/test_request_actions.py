@@ -81,11 +81,14 @@ async def test_start_task_remembers_what_was_asked(verifier, intent, task):
 async def test_form_asks_for_email_and_code_until_verified_then_stops_asking(verifier, mailer):
     form = ValidateRequestForm()
     tracker = make_tracker(slots={"task": "deletion"})
-    assert await form.required_slots([], CollectingDispatcher(), tracker, {}) == ["email", "otp_code"]
+    assert await form.required_slots([], CollectingDispatcher(), tracker, {}) == ["email", "otp_code", "confirmation"]
     await verify(verifier, mailer)
-    assert await form.required_slots([], CollectingDispatcher(), tracker, {}) == []
+    assert await form.required_slots([], CollectingDispatcher(), tracker, {}) == ["confirmation"]
     correction = make_tracker(slots={"task": "correction"})
-    assert await form.required_slots([], CollectingDispatcher(), correction, {}) == ["correction_details"]
+    assert await form.required_slots([], CollectingDispatcher(), correction, {}) == [
+        "correction_details", "confirmation"]
+    status = make_tracker(slots={"task": "status"})
+    assert await form.required_slots([], CollectingDispatcher(), status, {}) == []
 
 
 async def test_malformed_email_is_asked_again_without_sending(verifier, mailer):
@@ -167,7 +170,7 @@ async def test_injected_affirm_without_verification_files_nothing(verifier, mail
 async def test_injected_slots_do_not_verify_and_summary_refuses(verifier, mailer):
     tracker = make_tracker(slots={"task": "access", "email": ADDRESS, "otp_code": "******",
                                   "verified_email": ADDRESS})
-    assert await ValidateRequestForm().required_slots([], CollectingDispatcher(), tracker, {}) == ["email", "otp_code"]
+    assert (await ValidateRequestForm().required_slots([], CollectingDispatcher(), tracker, {}))[:2] == ["email", "otp_code"]
     dispatcher, _ = await run(ActionSummariseRequest(), tracker)
     assert "nothing was filed" in texts(dispatcher)[0]
 

@@ -1,0 +1,72 @@
+"""Answers an elliptical follow-up against the topic just discussed."""
+from __future__ import annotations
+
+from typing import Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from imago_core.followup import elliptical_follow_up, last_topic, resolve
+from actions.policy_actions import ActionPolicyFallback
+from actions.request_actions import ActionStartTask, ranked_request_intent
+from imago_core.request_flow import requested_types
+from imago_core.verification import extract_code, extract_email
+from imago_core.policy import get_catalogue
+from imago_core.settings import get_settings
+
+
+def _previous_topic(tracker: Tracker):
+    """The topic of the latest policy answer, if the bot's latest message was one."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot":
+            return last_topic([event.get("text") or ""])
+    return None
+
+
+class ActionFollowUp(Action):
+    def name(self) -> Text:
+        return "action_follow_up"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        bot_texts = [e.get("text") or "" for e in reversed(tracker.events) if e.get("event") == "bot"]
+        previous = last_topic(bot_texts)
+        topic_id = resolve(tracker.latest_message.get("text") or "", previous)
+        topic = get_catalogue().by_id(topic_id) if topic_id else None
+        if topic is None:
+            dispatcher.utter_message(
+                text="Could you say a little more about what you'd like to know? For example: what data we "
+                "collect, how long we keep it, or who we share it with.")
+            return []
+        dispatcher.utter_message(text=topic.render(get_settings().policy_url))
+        return [SlotSet("fallback_count", 0)]
+
+
+class ActionContextualFallback(Action):
+    """Low NLU confidence, read with the words and the context the classifier lacks:
+    a short follow-up right after a policy answer ("and how long?") is answered from
+    that answer; a message naming request types while the classifier was torn between
+    them ("a copy, then delete it") starts (or changes) the request; an address or
+    code typed with nothing under way gets told what to ask for; anything else gets
+    the usual did-you-mean."""
+
+    def name(self) -> Text:
+        return "action_contextual_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        text = tracker.latest_message.get("text") or ""
+        topic_id = elliptical_follow_up(text, _previous_topic(tracker))
+        topic = get_catalogue().by_id(topic_id) if topic_id else None
+        if topic is not None:
+            dispatcher.utter_message(text=topic.render(get_settings().policy_url))
+            return [SlotSet("fallback_count", 0)]
+        form_active = bool((tracker.active_loop or {}).get("name"))
+        request_intent = ranked_request_intent(tracker)
+        if request_intent and requested_types(text):
+            events = await ActionStartTask().start(dispatcher, tracker, request_intent)
+            # In a form, the digression rule brings the form back; otherwise start it.
+            return events + ([] if form_active else [FollowupAction("request_form")])
+        if not form_active and (extract_email(text) or extract_code(text)):
+            dispatcher.utter_message(response="utter_inform_without_task")
+            return [SlotSet("fallback_count", 0)]
+        return await ActionPolicyFallback().run(dispatcher, tracker, domain)
