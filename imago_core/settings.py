@@ -160,6 +160,9 @@ class Settings:
     rt_user: Optional[str] = None
     rt_password: Optional[str] = field(repr=False, default=None)
     zendesk: ZendeskSettings = field(default_factory=ZendeskSettings)
+    # Codes one client network may have sent (imago_core/verification.py); see .env.example.
+    code_sends_per_client_hour: int = 10
+    code_sends_per_client_day: int = 30
     # Retention (imago_core/retention.py); see .env.example.
     conversation_retention_days: int = 30
     request_retention_days: int = 1095
@@ -257,6 +260,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         action_server_token=_env("ACTION_SERVER_TOKEN", env=env),
         rest_token=_env("REST_TOKEN", env=env),
         trusted_proxies=_env("TRUSTED_PROXIES", "", env),
+        code_sends_per_client_hour=_env_int("CODE_SENDS_PER_CLIENT_HOUR", 10, env),
+        code_sends_per_client_day=_env_int("CODE_SENDS_PER_CLIENT_DAY", 30, env),
         conversation_retention_days=_retention_days("CONVERSATION_RETENTION_DAYS", 30, 1, env),
         request_retention_days=_retention_days("REQUEST_RETENTION_DAYS", 1095, MIN_REQUEST_RETENTION_DAYS, env),
         tracker_store_url=_env("TRACKER_STORE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}", env),

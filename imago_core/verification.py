@@ -111,12 +111,13 @@ class CheckResult:
 class Verifier:
     def __init__(self, secret: bytes, mailer: Mailer, code_ttl: timedelta = timedelta(minutes=10),
                  verified_ttl: timedelta = timedelta(minutes=30),
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow, client_limits=CLIENT_LIMITS):
         if len(secret) < 16:
             raise ValueError("the verification secret must be at least 16 bytes")
         self._secret = secret
         self.mailer = mailer
         self.code_ttl, self.verified_ttl, self.clock = code_ttl, verified_ttl, clock
+        self.client_limits = client_limits
 
     # -- keyed hashes ---------------------------------------------------------------
     def address_key(self, email: str) -> str:
@@ -147,7 +148,7 @@ class Verifier:
         code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
         with session_scope() as session:
             serialise(session, "code_sends")  # count and reserve as one step
-            retry_at = _own_limit_until(session, conversation_id, client, now)
+            retry_at = _own_limit_until(session, conversation_id, client, now, self.client_limits)
             if retry_at:
                 audit.record("code_rate_limited", conversation_id=conversation_id, address_key=key,
                              session=session)
@@ -279,13 +280,13 @@ def _count_since(session, column, value, since: datetime, *extra) -> List[dateti
 
 
 def _own_limit_until(session, conversation_id: str, client_key: Optional[str],
-                     now: datetime) -> Optional[datetime]:
+                     now: datetime, client_limits=CLIENT_LIMITS) -> Optional[datetime]:
     """When this visitor (conversation, client network) may have the next code, or
     None now. Counts only the visitor's own sends, so the time reveals nobody else's."""
     latest: Optional[datetime] = None
     buckets = [(CodeSend.conversation_id, conversation_id, CONVERSATION_LIMITS)]
     if client_key:
-        buckets.append((CodeSend.client_key, client_key, CLIENT_LIMITS))
+        buckets.append((CodeSend.client_key, client_key, client_limits))
     for column, value, limits in buckets:
         for window, limit in limits:
             times = _count_since(session, column, value, now - window)
@@ -327,4 +328,6 @@ def verifier_from_settings() -> Verifier:
     settings = get_settings()
     return Verifier(settings.secret_bytes, mailer_from_settings(settings),
                     code_ttl=timedelta(minutes=settings.code_ttl_minutes),
-                    verified_ttl=timedelta(minutes=settings.verification_ttl_minutes))
+                    verified_ttl=timedelta(minutes=settings.verification_ttl_minutes),
+                    client_limits=((timedelta(hours=1), settings.code_sends_per_client_hour),
+                                   (timedelta(days=1), settings.code_sends_per_client_day)))

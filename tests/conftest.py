@@ -50,7 +50,10 @@ def assistant(tmp_path_factory, smtp_server):
     """One real stack (Rasa + action server + SMTP) shared by the conversation tests."""
     from tests.support.stack import Stack
 
-    running = Stack(tmp_path_factory.mktemp("assistant"), env_overrides=smtp_server.env()).start()
+    # Every conversation test speaks from the same loopback client, so that client's own
+    # send limit is lifted here (tests/test_security_e2e.py checks it at its default).
+    env = dict(smtp_server.env(), CODE_SENDS_PER_CLIENT_HOUR="100000", CODE_SENDS_PER_CLIENT_DAY="100000")
+    running = Stack(tmp_path_factory.mktemp("assistant"), env_overrides=env).start()
     yield running
     running.stop()
 

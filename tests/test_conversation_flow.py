@@ -46,7 +46,7 @@ def test_a_new_address_invalidates_the_old_code_and_the_limits_still_hold(assist
     replies = assistant.say(sender, f"sorry, wrong address, it is {second}")
     assert len(replies) == 1 and "s***@example.net" in reply_text(replies)
     codes = query(assistant, "select invalidated_at, used_at from one_time_codes where conversation_id = :c "
-                  "order by id", c=sender)
+                  "order by id", c=f"rest:{sender}")
     assert len(codes) == 2 and codes[0].invalidated_at is not None and codes[1].invalidated_at is None
     # The first address's code no longer verifies anything.
     assert "verified" not in reply_text(assistant.say(sender, old_code))
@@ -56,8 +56,8 @@ def test_a_new_address_invalidates_the_old_code_and_the_limits_still_hold(assist
     replies = assistant.say(sender, f"no, use {first}")
     assert "can't send another one yet" in reply_text(replies)
     assert mails_to(smtp_server, first) == 1 and mails_to(smtp_server, second) == 1
-    assert query(assistant, "select count(*) from code_sends where conversation_id = :c", c=sender)[0][0] == 3
-    assert query(assistant, "select count(*) from privacy_requests where conversation_id = :c", c=sender)[0][0] == 0
+    assert query(assistant, "select count(*) from code_sends where conversation_id = :c", c=f"rest:{sender}")[0][0] == 3
+    assert query(assistant, "select count(*) from privacy_requests where conversation_id = :c", c=f"rest:{sender}")[0][0] == 0
 
 
 def test_several_requests_are_filed_once_each_with_their_own_reference(assistant, smtp_server):
@@ -67,20 +67,20 @@ def test_several_requests_are_filed_once_each_with_their_own_reference(assistant
     summary = reply_text(assistant.say(sender, code_for(smtp_server, address)))
     assert "Deletion" in summary and "Marketing opt-out" in summary
     drafts = query(assistant, "select request_type, consumed_at from request_drafts where conversation_id = :c",
-                   c=sender)
+                   c=f"rest:{sender}")
     assert sorted(d.request_type for d in drafts) == ["deletion", "marketing_optout"]
     done = reply_text(assistant.say(sender, "yes"))
     rows = query(assistant, "select reference, request_type, email from privacy_requests "
-                 "where conversation_id = :c", c=sender)
+                 "where conversation_id = :c", c=f"rest:{sender}")
     assert sorted(r.request_type for r in rows) == ["deletion", "marketing_optout"]
     assert {r.email for r in rows} == {address}
     assert all(r.reference in done for r in rows) and len({r.reference for r in rows}) == 2
     # A second "yes" (or a typed /affirm) files nothing more.
     assistant.say(sender, "yes")
     assistant.say(sender, "/affirm")
-    assert query(assistant, "select count(*) from privacy_requests where conversation_id = :c", c=sender)[0][0] == 2
+    assert query(assistant, "select count(*) from privacy_requests where conversation_id = :c", c=f"rest:{sender}")[0][0] == 2
     assert query(assistant, "select count(*) from request_drafts where conversation_id = :c and consumed_at is null",
-                 c=sender)[0][0] == 0
+                 c=f"rest:{sender}")[0][0] == 0
 
 
 def test_typed_payloads_skip_neither_verification_nor_confirmation(assistant, smtp_server):
@@ -90,9 +90,9 @@ def test_typed_payloads_skip_neither_verification_nor_confirmation(assistant, sm
     assert "PRV-" not in reply_text(replies)
     assistant.say(sender, '/inform{"email": "%s"}' % address)
     assistant.say(sender, "/affirm")
-    assert query(assistant, "select count(*) from privacy_requests where conversation_id = :c", c=sender)[0][0] == 0
+    assert query(assistant, "select count(*) from privacy_requests where conversation_id = :c", c=f"rest:{sender}")[0][0] == 0
     assert query(assistant, "select count(*) from verified_conversations where conversation_id = :c",
-                 c=sender)[0][0] == 0
+                 c=f"rest:{sender}")[0][0] == 0
 
 
 def test_a_digression_keeps_what_was_collected(assistant, smtp_server):

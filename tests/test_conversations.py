@@ -23,7 +23,7 @@ def filed_requests(stack, sender: str):
         with engine.connect() as connection:
             return connection.execute(text(
                 "select reference, request_type, email from privacy_requests where conversation_id = :c"
-            ), {"c": sender}).all()
+            ), {"c": f"rest:{sender}"}).all()  # the REST channel prefixes conversation ids
     finally:
         engine.dispose()
 

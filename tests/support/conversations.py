@@ -116,7 +116,7 @@ class Runner:
         """(type, name) of the events since the latest user message, from the tracker store."""
         with sqlite3.connect(self.stack.workdir / "tracker.db") as db:
             rows = db.execute("select type_name, action_name, intent_name, data from events "
-                              "where sender_id = ? order by id", (self.sender,)).fetchall()
+                              "where sender_id = ? order by id", ("rest:" + self.sender,)).fetchall()
         last_user = max((i for i, row in enumerate(rows) if row[0] == "user"), default=-1)
         events = []
         for type_name, action, intent, data in rows[last_user:]:
