@@ -10,7 +10,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.policy import get_catalogue
 from actions.policy.search import get_search
-from actions.policy.triage import Decision, candidates_for, decide, runner_up
+from actions.policy.triage import (
+    Decision,
+    candidates_for,
+    decide,
+    never_mentioned,
+    runner_up,
+    section_close_to_silent,
+)
 from actions.settings import get_settings
 
 # A second topic in the same message is answered only when the text search finds
@@ -99,9 +106,13 @@ class ActionAnswerPolicy(Action):
         if topic is None:  # a rule sent a non-topic intent here: answer nothing rather than guess
             dispatcher.utter_message(response="utter_default")
             return []
-        topics = [topic.id]
         ranking = _ranking(tracker)
-        extra = second_topic(tracker.latest_message.get("text", ""), topic.id, ranking)
+        text = tracker.latest_message.get("text", "")
+        if never_mentioned(text, _confidence_of(ranking, intent)):
+            say_policy_is_silent(dispatcher, text)
+            return [SlotSet("fallback_count", 0)]
+        topics = [topic.id]
+        extra = second_topic(text, topic.id, ranking)
         if extra:
             topics.append(extra)
         answer_topics(dispatcher, topics, runner_up(ranking, catalogue, topic.id))
@@ -211,5 +222,10 @@ class ActionPolicySilent(Action):
         return "action_policy_silent"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
-        say_policy_is_silent(dispatcher, tracker.latest_message.get("text", ""))
+        text, ranking = tracker.latest_message.get("text", ""), _ranking(tracker)
+        close_section = section_close_to_silent(text, ranking, get_catalogue())
+        if close_section:  # a close race: the section may well answer it
+            answer_topics(dispatcher, [close_section], runner_up(ranking, get_catalogue(), close_section))
+        else:
+            say_policy_is_silent(dispatcher, text)
         return [SlotSet("fallback_count", 0)]

@@ -25,7 +25,7 @@ def triage(text, *pairs):
 
 
 def test_a_clear_leader_is_answered_with_the_runner_up_as_also_see():
-    decision = triage("will the app use my info for ads", ("policy_marketing_opt_out", 0.38),
+    decision = triage("will the app use my info for marketing", ("policy_marketing_opt_out", 0.38),
                       ("policy_purposes", 0.12), ("greet", 0.01))
     assert (decision.kind, decision.topic, decision.also_see) == ("answer", "marketing-opt-out", "purposes")
 
@@ -102,3 +102,39 @@ async def test_no_also_see_when_the_runner_up_has_no_weight(isolated_env):
 ])
 def test_silent_subjects_are_named(question, subject):
     assert subject in silent_subject(question)
+
+
+@pytest.mark.parametrize("text", ["what will you do with my DNA", "how much does it cost",
+                                  "does it switch on my webcam", "have you ever been hacked before"])
+def test_subjects_the_policy_never_mentions_are_not_answered_from_a_section(text):
+    assert triage(text, ("policy_purposes", 0.6), ("policy_silent", 0.2)).kind == "silent"
+
+
+def test_a_nearly_certain_section_still_wins_over_a_never_mentioned_word():
+    assert triage("does the price i pay get stored with my card", ("policy_payment_data", 0.95)).kind == "answer"
+
+
+def test_a_section_close_behind_the_silent_reading_is_answered():
+    decision = triage("do other companies get my pictures", ("policy_silent", 0.45), ("policy_sharing", 0.35))
+    assert (decision.kind, decision.topic) == ("answer", "sharing")
+
+
+def test_a_clearly_silent_question_stays_silent():
+    assert triage("who is your dpo", ("policy_silent", 0.7), ("policy_contact", 0.2)).kind == "silent"
+
+
+async def test_silent_action_answers_a_close_section(isolated_env):
+    from actions.policy_actions import ActionPolicySilent
+
+    tracker = make_tracker(intent="policy_silent", text="do other companies get my pictures",
+                           ranking=[{"name": "policy_silent", "confidence": 0.5},
+                                    {"name": "policy_sharing", "confidence": 0.4}])
+    dispatcher, _ = await _run(ActionPolicySilent(), tracker)
+    assert LINK.findall(texts(dispatcher)[0]) == ["sharing"]
+
+
+async def test_confident_topic_about_a_never_mentioned_subject_says_the_policy_is_silent(isolated_env):
+    tracker = make_tracker(intent="policy_purposes", text="what will you do with my dna",
+                           ranking=[{"name": "policy_purposes", "confidence": 0.7}])
+    dispatcher, _ = await _run(ActionAnswerPolicy(), tracker)
+    assert "doesn't say anything about health or medical data" in texts(dispatcher)[0]

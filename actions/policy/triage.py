@@ -10,6 +10,7 @@ Rasa-free, so it can be tested (and evaluated) without a tracker. Rules:
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -22,13 +23,54 @@ OUT_OF_SCOPE_INTENT = "out_of_scope"
 
 # Below the FallbackClassifier's threshold the top intent is still answered when it
 # has at least this confidence and leads the runner-up by this factor.
-ANSWER_MIN_CONFIDENCE = 0.2
-CLEAR_LEAD_RATIO = 1.6
+ANSWER_MIN_CONFIDENCE = 0.15
+CLEAR_LEAD_RATIO = 1.3
 # A runner-up section worth an "Also see" button.
 ALSO_SEE_MIN_CONFIDENCE = 0.05
 # The likeliest topics offered when asking.
 ASK_MIN_CONFIDENCE = 0.08
 MAX_CANDIDATES = 3
+
+
+# Subjects the policy never mentions. A question about one of them gets "the policy
+# doesn't say" even when the classifier leans to a section, unless it is nearly
+# certain: "what will you do with my DNA" is not answered by the purposes section.
+# Words only, never phrasings of test questions; keep them narrow (precision first).
+NEVER_MENTIONED = re.compile(
+    r"\b(dna|genetic|medical|health|heart rate|blood pressure|insurance rates?"
+    r"|camera|webcam|microphone"
+    r"|cost|costs|price|prices|pricing|fees?|subscription|paid plan|for free|is it free|the app free"
+    r"|need to pay|have to pay"
+    r"|malware|virus"
+    r"|(ever|past|before|previously)\b.{0,40}\b(hacked|breach(es)?|leak(ed|s)?|stolen|compromised)"
+    r"|(hacked|breach(es)?|leak(ed|s)?|stolen|compromised)\b.{0,25}\b(before|in the past|previously))\b",
+    re.I,
+)
+SILENT_OVERRIDE_BELOW = 0.9
+# "The policy doesn't say" is the catch-all reading, so it must win clearly: when
+# a section comes close (at least this share of the silent reading's confidence),
+# the section is answered, since the policy may well cover the question after all.
+SILENT_YIELD_RATIO = 0.6
+
+
+def section_close_to_silent(text: str, ranking: Sequence[Dict[str, Any]], catalogue: Catalogue) -> Optional[str]:
+    """When the top reading is "the policy doesn't say" but a section is close
+    behind (and the subject is not one the policy never mentions), that section."""
+    entries = ranked(ranking)
+    if not entries or entries[0].get("name") != SILENT_INTENT or NEVER_MENTIONED.search(text or ""):
+        return None
+    silent_confidence = entries[0].get("confidence", 0.0)
+    for entry in entries[1:]:
+        topic = catalogue.by_intent(entry.get("name"))
+        if topic:
+            close = entry.get("confidence", 0.0) >= SILENT_YIELD_RATIO * silent_confidence
+            return topic.id if close else None
+    return None
+
+
+def never_mentioned(text: str, top_confidence: float) -> bool:
+    """Whether the question is about a subject the policy never mentions."""
+    return top_confidence < SILENT_OVERRIDE_BELOW and bool(NEVER_MENTIONED.search(text or ""))
 
 
 @dataclass
@@ -65,6 +107,11 @@ def decide(text: str, ranking: Sequence[Dict[str, Any]], catalogue: Catalogue, s
     clear = top_confidence >= ANSWER_MIN_CONFIDENCE and top_confidence >= CLEAR_LEAD_RATIO * second_confidence
     name = top.get("name")
     topic = catalogue.by_intent(name)
+    if (topic or name == SILENT_INTENT) and never_mentioned(text, top_confidence):
+        return Decision("silent")
+    close_section = section_close_to_silent(text, ranking, catalogue)
+    if close_section:
+        return Decision("answer", topic=close_section, also_see=runner_up(ranking, catalogue, close_section))
     if clear and name == SILENT_INTENT:
         return Decision("silent")
     if clear and name == OUT_OF_SCOPE_INTENT:
