@@ -17,7 +17,8 @@ section, what the misses got instead.
 
 `tests/nlu/heldout.yml` (Rasa NLU format) is read too: policy intents become their
 section, `policy_silent`/`out_of_scope` become `topics: []`, request intents
-become `flow: true` questions about `your-rights`; other intents are skipped.
+(except the hand-off to a person) become `flow: true` questions about
+`your-rights`; other intents are skipped.
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ ASKED = re.compile(r"did you mean", re.I)
 ALLOWED_ON_SILENT = {"contact", "your-rights"}
 SILENT_INTENTS = {"policy_silent", "out_of_scope"}
 REQUEST_PREFIX = "request_"
+NOT_A_REQUEST_FLOW = {"request_human"}  # a hand-off to a person, not a data request
 
 
 @dataclass
@@ -98,7 +100,7 @@ def load_items(path: Path) -> List[Item]:
             topics, flow = [intent[len("policy_"):].replace("_", "-")], False
         elif intent in SILENT_INTENTS:
             topics, flow = [], False
-        elif intent.startswith(REQUEST_PREFIX):
+        elif intent.startswith(REQUEST_PREFIX) and intent not in NOT_A_REQUEST_FLOW:
             topics, flow = ["your-rights"], True
         else:
             continue
