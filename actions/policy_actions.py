@@ -10,14 +10,20 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from imago_core.policy import get_catalogue
 from imago_core.policy.search import get_search
+from imago_core.policy.triage import (
+    Decision,
+    candidates_for,
+    decide,
+    never_mentioned,
+    runner_up,
+    section_close_to_silent,
+)
 from imago_core.settings import get_settings
 
 # A second topic in the same message is answered only when the text search finds
 # it first in a clause of its own AND the classifier gives it weight too: a strong
 # search hit needs a little classifier support, a weaker one needs more.
 SECOND_TOPIC_EVIDENCE = ((3.0, 0.02), (1.5, 0.10))  # (min search score, min confidence)
-FALLBACK_CANDIDATE_MIN_CONFIDENCE = 0.08
-MAX_CANDIDATES = 3
 
 _CLAUSE_SPLIT = re.compile(r"[?;.!]+|\b(?:and also|and|also|plus|as well as)\b|,", re.I)
 
@@ -68,6 +74,25 @@ def _buttons(pairs: Sequence[tuple]) -> List[Dict[str, str]]:
     return [{"title": title, "payload": payload} for title, payload in pairs]
 
 
+def also_see_button(topic_id: Optional[str]) -> List[Dict[str, str]]:
+    """The runner-up section as a button, so a near miss is one tap away."""
+    topic = get_catalogue().by_id(topic_id) if topic_id else None
+    return _buttons([(f"Also see: {topic.title}", f"/{topic.intent}")]) if topic else []
+
+
+def answer_topics(dispatcher: CollectingDispatcher, topic_ids: Sequence[str], also_see: Optional[str]) -> None:
+    """Each section's answer with its link; the last one carries the follow-ups."""
+    catalogue, settings = get_catalogue(), get_settings()
+    for index, topic_id in enumerate(topic_ids):
+        shown = catalogue.by_id(topic_id)
+        buttons: List[Dict[str, str]] = []
+        if index == len(topic_ids) - 1:
+            buttons = _buttons(_FOLLOW_UPS.get(shown.id, []))
+            if also_see and also_see not in topic_ids:
+                buttons += also_see_button(also_see)
+        dispatcher.utter_message(text=shown.render(settings.policy_url), buttons=buttons)
+
+
 class ActionAnswerPolicy(Action):
     """Answers the topic the visitor asked about, with the section link."""
 
@@ -75,32 +100,51 @@ class ActionAnswerPolicy(Action):
         return "action_answer_policy"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
-        catalogue, settings = get_catalogue(), get_settings()
+        catalogue = get_catalogue()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         topic = catalogue.by_intent(intent)
         if topic is None:  # a rule sent a non-topic intent here: answer nothing rather than guess
             dispatcher.utter_message(response="utter_default")
             return []
-        topics = [topic]
-        extra = second_topic(tracker.latest_message.get("text", ""), topic.id, _ranking(tracker))
+        ranking = _ranking(tracker)
+        text = tracker.latest_message.get("text", "")
+        if never_mentioned(text, _confidence_of(ranking, intent)):
+            say_policy_is_silent(dispatcher, text)
+            return [SlotSet("fallback_count", 0)]
+        topics = [topic.id]
+        extra = second_topic(text, topic.id, ranking)
         if extra:
-            topics.append(catalogue.by_id(extra))
-        for index, shown in enumerate(topics):
-            buttons = _buttons(_FOLLOW_UPS.get(shown.id, [])) if index == len(topics) - 1 else []
-            dispatcher.utter_message(text=shown.render(settings.policy_url), buttons=buttons)
+            topics.append(extra)
+        answer_topics(dispatcher, topics, runner_up(ranking, catalogue, topic.id))
         return [SlotSet("fallback_count", 0)]
 
 
 class ActionPolicyFallback(Action):
-    """Low confidence: offer the likeliest topics; a second miss offers a person."""
+    """The classifier was unsure. Answer anyway when one reading is clearly best
+    (imago_core/policy/triage.py); ask "did you mean" only on a real tie or when
+    nothing fits; a second miss in a row offers a person."""
 
     def name(self) -> Text:
         return "action_policy_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        text = tracker.latest_message.get("text", "")
+        decision = decide(text, _ranking(tracker), get_catalogue(), get_search())
+        if decision.kind == "answer":
+            answer_topics(dispatcher, [decision.topic], decision.also_see)
+            return [SlotSet("fallback_count", 0)]
+        if decision.kind == "silent":
+            say_policy_is_silent(dispatcher, text)
+            return [SlotSet("fallback_count", 0)]
+        if decision.kind == "out_of_scope":
+            dispatcher.utter_message(response="utter_out_of_scope")
+            return [SlotSet("fallback_count", 0)]
+        return self._ask(dispatcher, tracker, decision)
+
+    @staticmethod
+    def _ask(dispatcher: CollectingDispatcher, tracker: Tracker, decision: Decision) -> List:
         misses = int(tracker.get_slot("fallback_count") or 0) + 1
-        candidates = fallback_candidates(tracker.latest_message.get("text", ""), _ranking(tracker))
-        if misses >= 2 or not candidates:
+        if misses >= 2 or not decision.candidates:
             dispatcher.utter_message(
                 text=(
                     "I'm sorry, I still couldn't find that in the privacy policy. "
@@ -114,7 +158,7 @@ class ActionPolicyFallback(Action):
         dispatcher.utter_message(
             text="I'm not sure I understood. Did you mean one of these?",
             buttons=_buttons(
-                [(catalogue.by_id(t).title, f"/{catalogue.by_id(t).intent}") for t in candidates]
+                [(catalogue.by_id(t).title, f"/{catalogue.by_id(t).intent}") for t in decision.candidates]
                 + [("None of these", "/request_human")]
             ),
         )
@@ -124,33 +168,29 @@ class ActionPolicyFallback(Action):
 def fallback_candidates(text: str, ranking: Sequence[Dict[str, Any]]) -> List[str]:
     """Up to three topic ids: the classifier's likeliest policy topics, then the
     topics a text search of the policy finds."""
-    catalogue = get_catalogue()
-    chosen: List[str] = []
-    for entry in ranking:
-        topic = catalogue.by_intent(entry.get("name"))
-        if topic and entry.get("confidence", 0) >= FALLBACK_CANDIDATE_MIN_CONFIDENCE:
-            chosen.append(topic.id)
-        if len(chosen) == 2:
-            break
-    for topic_id in get_search().top(text, limit=MAX_CANDIDATES):
-        if len(chosen) >= MAX_CANDIDATES:
-            break
-        if topic_id not in chosen:
-            chosen.append(topic_id)
-    return chosen[:MAX_CANDIDATES]
+    return candidates_for(text, ranking, get_catalogue(), get_search())
 
 
 # Subjects people often ask about that the policy does not cover, so the reply can
 # name what was asked. Unknown subjects still get the generic reply.
 _SILENT_SUBJECTS = [
-    (r"child|kid|minor|student|pupil|under\s?1[0-9]|parent", "children's or students' data"),
+    (r"child|kid|minor|student|pupil|under\s?1[0-9]|parent|age limit|how old|years? old|\bage\b",
+     "children's data or age limits"),
     (r"do not track|\bdnt\b", "Do Not Track signals"),
-    (r"breach|notif", "how data breaches are notified"),
+    (r"breach|hacked|leak|stolen|malware|incident|compromi", "data breaches or other security incidents"),
+    (r"notif", "how data breaches are notified"),
     (r"\bdpo\b|data protection officer", "a data protection officer"),
     (r"\bai\b|machine learning|train|model", "using data to train AI models"),
-    (r"iso|soc ?2|certif|hipaa|audit", "certifications or audits"),
+    (r"health|medical|heart|blood|dna|genetic|fitness|weight|height|insurance", "health or medical data"),
+    (r"camera|webcam|microphone|\bmic\b", "camera or microphone access"),
+    (r"\btexts?\b|\bsms\b|text messages|call log", "reading your texts or call logs"),
+    (r"\bads?\b|advert", "ads in the app"),
+    (r"\bfree\b|cost|price|\bfees?\b|\bpaid\b|\bpay\b|subscription|charge", "prices or fees"),
+    (r"two.?(step|factor)|2fa|mfa|password|\bpin\b|private key|verification",
+     "sign-in and password features"),
+    (r"iso|soc ?2|certif|hipaa|audit|penetration|pen ?test|vulnerab", "certifications, audits or security testing"),
     (r"ccpa|california", "California-specific rights"),
-    (r"biometric|face|facial", "biometric data"),
+    (r"biometric|face|facial|fingerprint", "biometric data"),
     (r"end.to.end|e2e|encrypt", "how calls are encrypted"),
 ]
 
@@ -162,6 +202,19 @@ def silent_subject(text: str) -> Optional[str]:
     return None
 
 
+def say_policy_is_silent(dispatcher: CollectingDispatcher, text: str) -> None:
+    subject = silent_subject(text)
+    about = f" about {subject}" if subject else " about that"
+    dispatcher.utter_message(
+        text=(
+            f"IMAGO's privacy policy doesn't say anything{about}, so I can't answer it "
+            "from the policy and I won't guess. The privacy team can answer it: write to "
+            f"{get_settings().privacy_team_email}, or I can pass you to a person."
+        ),
+        buttons=_buttons([("Talk to a person", "/request_human")]),
+    )
+
+
 class ActionPolicySilent(Action):
     """The policy does not address the question: say so, link nothing, offer a person."""
 
@@ -169,14 +222,10 @@ class ActionPolicySilent(Action):
         return "action_policy_silent"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
-        subject = silent_subject(tracker.latest_message.get("text", ""))
-        about = f" about {subject}" if subject else " about that"
-        dispatcher.utter_message(
-            text=(
-                f"IMAGO's privacy policy doesn't say anything{about}, so I can't answer it "
-                "from the policy and I won't guess. The privacy team can answer it: write to "
-                f"{get_settings().privacy_team_email}, or I can pass you to a person."
-            ),
-            buttons=_buttons([("Talk to a person", "/request_human")]),
-        )
+        text, ranking = tracker.latest_message.get("text", ""), _ranking(tracker)
+        close_section = section_close_to_silent(text, ranking, get_catalogue())
+        if close_section:  # a close race: the section may well answer it
+            answer_topics(dispatcher, [close_section], runner_up(ranking, get_catalogue(), close_section))
+        else:
+            say_policy_is_silent(dispatcher, text)
         return [SlotSet("fallback_count", 0)]

@@ -1,10 +1,14 @@
-"""Benchmark: this project's pipeline against Rasa's default, in one run on the same data.
+"""Benchmark: this project's pipeline against the one before issue 15 (no sentence
+encoder) and Rasa's default, in one run on the same data.
 
-    python -m bench.bench [--out docs/benchmarks.md] [--messages 100]
+    python -m bench.bench [--out docs/benchmarks.md] [--messages 100] [--skip-default]
 
-Prints and writes: held-out intent accuracy and macro-F1; per-message latency p50/p95
-over the REST channel at 1 and at 20 concurrent conversations; peak memory (VmHWM) of
-the Rasa server; training time from an empty cache. Both models are trained fresh.
+Prints and writes: the real visitors' questions (tests/nlu/real_questions.yml) and
+the own held-out set side by side, scored by the reply through the running servers
+(accuracy, ask rate, silent-policy honesty, per-topic confusions; bench/real_eval.py);
+held-out intent accuracy and macro-F1; per-message latency p50/p95 over the REST
+channel at 1 and at 20 concurrent conversations; peak memory (VmHWM) of the Rasa
+server; training time from an empty cache. Every model is trained fresh.
 """
 from __future__ import annotations
 
@@ -27,9 +31,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.nlu_eval import evaluate, load_examples  # noqa: E402
+from bench.real_eval import load_items, run_items, summarise  # noqa: E402
 from tests.support.stack import Stack  # noqa: E402
 
-CONFIGS = {"this project": ROOT / "config.yml", "Rasa default": ROOT / "bench" / "config-default.yml"}
+CONFIGS = {
+    "this project": ROOT / "config.yml",
+    "before issue 15": ROOT / "bench" / "config-before-15.yml",
+    "Rasa default": ROOT / "bench" / "config-default.yml",
+}
+REAL = ROOT / "tests" / "nlu" / "real_questions.yml"
+HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 
 
 def train(config: Path, out: Path) -> (str, float):
@@ -91,10 +102,15 @@ def machine() -> str:
 
 NOTES = """## Reading the numbers
 
-- Accuracy is the classifier's own top intent; the fallback rate is the share of
-  held-out messages that would get "did you mean…" buttons instead of an answer. This
-  project's `FallbackClassifier` threshold is 0.45 (default pipeline: 0.3), so it asks
-  more often rather than guessing.
+- Intent accuracy is the classifier's own top intent; the fallback rate is the share
+  of held-out messages under the `FallbackClassifier` threshold (0.45 here, 0.3 in the
+  default pipeline). Below it this project no longer simply asks: the fallback action
+  answers a clear leader and asks only on a real tie (`imago_core/policy/triage.py`), so
+  the reply-level "asked instead of answering" is the number a visitor feels.
+- The real questions were used to measure during development (never to train): the
+  test in `tests/nlu/test_no_real_questions_in_training.py` keeps copies and near-copies
+  out of the training data, but choices were made while looking at this set's errors,
+  so expect a few points less on real questions nobody here has seen.
 - Latency at one conversation is dominated by the round trip to the action server and
   the tracker store, not by NLU, which is why the two pipelines are close there; under
   20 concurrent conversations on 2 cores the cost of the default's transformer and TED
@@ -107,30 +123,44 @@ NOTES = """## Reading the numbers
 """
 
 
+def confusion_lines(summary: Dict) -> List[str]:
+    lines = []
+    for gold, got in summary["confusions"].items():
+        lines.append(f"| {gold} | " + ", ".join(f"{what} ×{n}" for what, n in got.items()) + " |")
+    return lines or ["| (none) | |"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--messages", type=int, default=100, help="messages per latency measurement")
+    parser.add_argument("--skip-default", action="store_true", help="leave out Rasa's default (27 min to train)")
     args = parser.parse_args()
     import logging
 
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.WARNING)  # Rasa's structlog prints every parse at debug
-    texts = [text for text, intent in load_examples(ROOT / "tests" / "nlu" / "heldout.yml")
-             if intent.startswith("policy_")]
+    texts = [text for text, intent in load_examples(HELDOUT) if intent.startswith("policy_")]
+    configs = {k: v for k, v in CONFIGS.items() if not (args.skip_default and k == "Rasa default")}
     results: Dict[str, Dict] = {}
     workdir = Path(tempfile.mkdtemp(prefix="imago-bench-"))
-    for label, config in CONFIGS.items():
+    for label, config in configs.items():
         print(f"== {label}: training from an empty cache ...", flush=True)
         model, seconds = train(config, workdir)
         print(f"   trained in {seconds:.0f}s; evaluating held-out NLU ...", flush=True)
-        nlu = asyncio.run(evaluate(model, ROOT / "tests" / "nlu" / "heldout.yml"))
+        nlu = asyncio.run(evaluate(model, HELDOUT))
         print(f"   accuracy {nlu['accuracy']:.3f}, macro-F1 {nlu['macro_f1']:.3f}; starting servers ...", flush=True)
         os.environ["IMAGO_TEST_MODEL"] = model
-        stack = Stack(workdir / f"stack-{config.stem}").start()
+        stack_dir = workdir / f"stack-{config.stem}"
+        stack = Stack(stack_dir).start()
         try:
             stack.say("warm-up", "hello")
+            replies = {name: summarise(run_items(stack, load_items(path), stack_dir / "tracker.db"))
+                       for name, path in (("real", REAL), ("heldout", HELDOUT))}
+            for name, summary in replies.items():
+                print(f"   {name}: accuracy {summary['accuracy']:.1%}, asked {summary['ask_rate']:.1%}, "
+                      f"honesty {summary['honesty']:.1%}", flush=True)
             lat1 = latency(stack, texts, 1, args.messages)
             print(f"   concurrency 1: p50 {lat1['p50_ms']:.0f} ms, p95 {lat1['p95_ms']:.0f} ms", flush=True)
             lat20 = latency(stack, texts, 20, args.messages * 2)
@@ -139,37 +169,79 @@ def main() -> int:
             memory = peak_rss_mb(rasa_pid)
         finally:
             stack.stop()
-        results[label] = {"train_s": seconds, "nlu": nlu, "lat1": lat1, "lat20": lat20, "peak_mb": memory}
+        results[label] = {"train_s": seconds, "nlu": nlu, "lat1": lat1, "lat20": lat20, "peak_mb": memory,
+                          "replies": replies}
 
-    ours, base = results["this project"], results["Rasa default"]
+    labels = list(results)
+    ours, before = results["this project"], results["before issue 15"]
+
+    def row(name, fmt):
+        return f"| {name} | " + " | ".join(fmt(results[label]) for label in labels) + " |"
+
+    header = ["| measure | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    reply_rows = []
+    for key, title in (("real", "real questions"), ("heldout", "own held-out")):
+        reply_rows += [
+            row(f"{title}: answered with the right section",
+                lambda r, k=key: f"{r['replies'][k]['accuracy']:.1%}"),
+            row(f"{title}: asked instead of answering", lambda r, k=key: f"{r['replies'][k]['ask_rate']:.1%}"),
+            row(f"{title}: silent-policy honesty", lambda r, k=key: f"{r['replies'][k]['honesty']:.1%}"),
+        ]
     rows = [
-        ("held-out intent accuracy", lambda r: f"{r['nlu']['accuracy']:.1%}"),
-        ("held-out macro-F1", lambda r: f"{r['nlu']['macro_f1']:.3f}"),
-        ("fallback rate (held-out)", lambda r: f"{r['nlu']['fallback_rate']:.1%}"),
-        ("latency p50, 1 conversation", lambda r: f"{r['lat1']['p50_ms']:.0f} ms"),
-        ("latency p95, 1 conversation", lambda r: f"{r['lat1']['p95_ms']:.0f} ms"),
-        ("latency p50, 20 concurrent", lambda r: f"{r['lat20']['p50_ms']:.0f} ms"),
-        ("latency p95, 20 concurrent", lambda r: f"{r['lat20']['p95_ms']:.0f} ms"),
-        ("Rasa server peak memory (VmHWM)", lambda r: f"{r['peak_mb']:.0f} MiB"),
-        ("training time (empty cache)", lambda r: f"{r['train_s']:.0f} s"),
+        row("held-out intent accuracy", lambda r: f"{r['nlu']['accuracy']:.1%}"),
+        row("held-out macro-F1", lambda r: f"{r['nlu']['macro_f1']:.3f}"),
+        row("fallback rate (held-out)", lambda r: f"{r['nlu']['fallback_rate']:.1%}"),
+        row("latency p50, 1 conversation", lambda r: f"{r['lat1']['p50_ms']:.0f} ms"),
+        row("latency p95, 1 conversation", lambda r: f"{r['lat1']['p95_ms']:.0f} ms"),
+        row("latency p50, 20 concurrent", lambda r: f"{r['lat20']['p50_ms']:.0f} ms"),
+        row("latency p95, 20 concurrent", lambda r: f"{r['lat20']['p95_ms']:.0f} ms"),
+        row("Rasa server peak memory (VmHWM)", lambda r: f"{r['peak_mb']:.0f} MiB"),
+        row("training time (empty cache)", lambda r: f"{r['train_s']:.0f} s"),
     ]
-    table = ["| measure | this project | Rasa default |", "|---|---|---|"]
-    table += [f"| {name} | {fmt(ours)} | {fmt(base)} |" for name, fmt in rows]
+    real, held = ours["replies"]["real"], ours["replies"]["heldout"]
+    side = [
+        "| measure | real questions | own held-out |", "|---|---|---|",
+        f"| questions | {real['questions']} | {held['questions']} |",
+        f"| answered with the right section | {real['accuracy']:.1%} | {held['accuracy']:.1%} |",
+        f"| asked instead of answering | {real['ask_rate']:.1%} | {held['ask_rate']:.1%} |",
+        f"| silent-policy honesty | {real['honesty']:.1%} of {real['silent_questions']} | "
+        f"{held['honesty']:.1%} of {held['silent_questions']} |",
+    ]
+    growth = ours["lat1"]["p50_ms"] - before["lat1"]["p50_ms"]
     verdicts = [
-        f"- held-out accuracy ≥ 95%: {'met' if ours['nlu']['accuracy'] >= 0.95 else 'NOT met'} "
-        f"({ours['nlu']['accuracy']:.1%})",
-        f"- p50 at concurrency 1 no slower than the default: "
-        f"{'met' if ours['lat1']['p50_ms'] <= base['lat1']['p50_ms'] else 'NOT met'} "
-        f"({ours['lat1']['p50_ms']:.0f} ms vs {base['lat1']['p50_ms']:.0f} ms)",
+        f"- real questions answered with the right section ≥ 90%: "
+        f"{'met' if real['accuracy'] >= 0.90 else 'NOT met'} ({real['accuracy']:.1%})",
+        f"- own held-out set ≥ 95% (answered with the right section): "
+        f"{'met' if held['accuracy'] >= 0.95 else 'NOT met'} ({held['accuracy']:.1%}); "
+        f"intent accuracy {ours['nlu']['accuracy']:.1%}",
+        f"- silent-policy honesty ≥ 90% in both sets: "
+        f"{'met' if min(real['honesty'], held['honesty']) >= 0.90 else 'NOT met'}",
+        f"- p50 at concurrency 1 grows by at most 10 ms over the pipeline before issue 15: "
+        f"{'met' if growth <= 10 else 'NOT met'} ({ours['lat1']['p50_ms']:.0f} ms vs "
+        f"{before['lat1']['p50_ms']:.0f} ms, {growth:+.0f} ms)",
+        f"- Rasa server ≤ 1.2 GB: {'met' if ours['peak_mb'] <= 1200 else 'NOT met'} ({ours['peak_mb']:.0f} MiB)",
+        f"- training ≤ 3 minutes: {'met' if ours['train_s'] <= 180 else 'NOT met'} ({ours['train_s']:.0f} s)",
     ]
     n_examples = ours["nlu"]["examples"]
     report = "\n".join([
         "# Benchmarks", "",
         f"Run `make bench` ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC) on {machine()}.", "",
-        f"Held-out set: `tests/nlu/heldout.yml`, {n_examples} messages never trained on. Latency: "
+        "## Real visitors' questions and the own held-out set, side by side", "",
+        f"`tests/nlu/real_questions.yml` ({real['questions']} questions people typed about privacy policies, "
+        "PrivacyQA, never trained on) and `tests/nlu/heldout.yml` (policy, silent, off-topic and request "
+        "messages), each sent in a conversation of its own to the running Rasa and action servers and scored "
+        "by the reply (`bench/real_eval.py`): right when it links one of the labelled sections (a silent "
+        "question: no section but contact/your-rights; a request: the request flow starts); a \"did you mean\" "
+        "reply is a miss. Honesty: silent questions whose reply links no section and does not guess.", "",
+        *side, "", "Targets:", *verdicts, "",
+        "### What the misses got instead (this project)", "",
+        "Real questions:", "", "| labelled | got |", "|---|---|", *confusion_lines(real), "",
+        "Own held-out set:", "", "| labelled | got |", "|---|---|", *confusion_lines(held), "",
+        "## Pipelines compared", "",
+        f"Held-out intent accuracy: `tests/nlu/heldout.yml`, {n_examples} messages never trained on. Latency: "
         f"{args.messages} policy questions (1 conversation) and {args.messages * 2} (20 conversations) "
         "over the REST channel, end to end through the action server; SQLite tracker store.", "",
-        *table, "", "Targets:", *verdicts, "", NOTES,
+        *header, *reply_rows, *rows, "", NOTES,
     ])
     print("\n" + report)
     args.out.write_text(report + "\n")

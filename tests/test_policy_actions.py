@@ -79,8 +79,10 @@ def test_fallback_candidates_mix_classifier_and_text_search():
 
 
 async def test_first_miss_offers_topics_second_miss_offers_a_person(isolated_env):
-    ranking = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "policy_retention", "confidence": 0.3}]
-    tracker = make_tracker(intent="nlu_fallback", text="how long is stuff kept", ranking=ranking,
+    # A genuine tie that the policy search cannot break ("hmm" finds nothing).
+    ranking = [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "policy_retention", "confidence": 0.3},
+               {"name": "policy_security", "confidence": 0.28}]
+    tracker = make_tracker(intent="nlu_fallback", text="hmm", ranking=ranking,
                            slots={"fallback_count": 0})
     dispatcher, events = await run(ActionPolicyFallback(), tracker)
     payloads = [b["payload"] for b in buttons(dispatcher)]
