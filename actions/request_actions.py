@@ -16,19 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from datetime import timedelta
 from typing import Any, Dict, List, Optional, Sequence, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy import select, update
 
-from imago_core import audit
+from imago_core import drafts
 from imago_core.client_address import CLIENT_ADDRESS_KEY
-from imago_core.db import session_scope
-from imago_core.models import RequestDraft, RequestType, utcnow
+from imago_core.models import RequestType
 from imago_core.policy import get_catalogue
 from imago_core.private_channel import in_shared_room, move_request
 from imago_core.privacy_requests import format_date, record_request, requests_for
@@ -44,12 +41,11 @@ from imago_core.request_flow import (
 from imago_core.settings import get_settings
 from imago_core.verification import (
     CheckStatus,
-    SendStatus,
-    Verifier,
     extract_code,
     extract_email,
+    get_verifier,
     mask_email,
-    verifier_from_settings,
+    SendStatus,
 )
 
 logger = logging.getLogger(__name__)
@@ -66,7 +62,6 @@ INTENT_TO_TASK = {
 FORM_SLOTS = ["email", "otp_code", "correction_details", "confirmation"]
 ACTION_LISTEN = "action_listen"
 CODE_MASK = "******"
-DRAFT_TTL = timedelta(minutes=30)
 _RESEND = re.compile(r"\b(new|another|fresh|resend|re-send|send again|again)\b|did ?n.?t (get|receive|arrive)|not (got|received)|no (code|email)", re.I)
 _YES = re.compile(r"^\W*(y|yes|yeah|yep|yup|sure|ok|okay|please do|go ahead|do it|file it|confirm\w*|correct)\b", re.I)
 _QUESTION = re.compile(r"\?\s*$|^\W*(what|why|how|who|whom|when|where|which|do|does|did|can|could|is|are|will|would|should)\b", re.I)
@@ -80,22 +75,6 @@ MAX_DETAILS = 2000
 CHITCHAT_INTENTS = {"greet", "thank", "bot_challenge", "ask_capabilities", "out_of_scope", "ask_code_purpose",
                     "policy_silent", "request_human", "report_urgent", "request_status", "follow_up"}
 SWITCH_INTENTS = {intent for intent, task in INTENT_TO_TASK.items() if task != "status"}
-
-_verifier: Optional[Verifier] = None
-
-
-def get_verifier() -> Verifier:
-    global _verifier
-    if _verifier is None:
-        _verifier = verifier_from_settings()
-    return _verifier
-
-
-def set_verifier(verifier: Optional[Verifier]) -> None:
-    """Tests inject a verifier with their own mailer and clock."""
-    global _verifier
-    _verifier = verifier
-
 
 def _channel(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "unknown"
@@ -504,7 +483,7 @@ class ActionAskConfirmation(Action):
             )
             return [ActiveLoop(None), SlotSet("requested_slot", None), *_reset_slots()]
         details = tracker.get_slot("correction_details") if RequestType.CORRECTION in types else None
-        await asyncio.to_thread(save_drafts, tracker.sender_id, email, types, details)
+        await asyncio.to_thread(drafts.save_drafts, tracker.sender_id, email, types, details)
         if _returning_after_digression(tracker):
             dispatcher.utter_message(
                 text=f"Back to {_about(tracker)} for {email}: shall I file it?"
@@ -532,49 +511,6 @@ class ActionAskConfirmation(Action):
 ActionSummariseRequest = ActionAskConfirmation
 
 
-def save_drafts(conversation_id: str, email: str, types: Sequence[RequestType], details: Optional[str]) -> None:
-    """Replaces this conversation's open drafts with one per request type."""
-    with session_scope() as session:
-        for old in session.execute(select(RequestDraft).where(
-            RequestDraft.conversation_id == conversation_id, RequestDraft.consumed_at.is_(None)
-        )).scalars():
-            old.consumed_at = utcnow()
-        for kind in types:
-            session.add(RequestDraft(conversation_id=conversation_id, email=email, request_type=kind,
-                                     details=details.replace("\x00", "") if details and kind is RequestType.CORRECTION else None))
-
-
-def _save_draft(conversation_id: str, email: str, request_type: RequestType, details: Optional[str]) -> None:
-    save_drafts(conversation_id, email, [request_type], details)
-
-
-def take_drafts(conversation_id: str, email: str) -> List[RequestDraft]:
-    """The confirmed drafts: this conversation's unconsumed, fresh ones for the
-    verified address. Each is claimed by a conditional update, so a draft is filed
-    once even if two filings race."""
-    with session_scope() as session:
-        drafts = session.execute(select(RequestDraft).where(
-            RequestDraft.conversation_id == conversation_id,
-            RequestDraft.consumed_at.is_(None),
-            RequestDraft.created_at > utcnow() - DRAFT_TTL,
-        ).order_by(RequestDraft.id)).scalars().all()
-        session.expunge_all()
-    taken = []
-    for draft in drafts:
-        with session_scope() as session:
-            claimed = session.execute(update(RequestDraft).where(
-                RequestDraft.id == draft.id, RequestDraft.consumed_at.is_(None)
-            ).values(consumed_at=utcnow())).rowcount == 1
-        if claimed and draft.email == email:
-            taken.append(draft)
-    return taken
-
-
-def _take_draft(conversation_id: str, email: str) -> Optional[RequestDraft]:
-    drafts = take_drafts(conversation_id, email)
-    return drafts[-1] if drafts else None
-
-
 class ActionFileRequest(Action):
     def name(self) -> Text:
         return "action_file_request"
@@ -582,15 +518,15 @@ class ActionFileRequest(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
         verifier = get_verifier()
         email = await asyncio.to_thread(verifier.verified_email, tracker.sender_id)
-        drafts = await asyncio.to_thread(take_drafts, tracker.sender_id, email) if email else []
-        if not drafts:
+        confirmed = await asyncio.to_thread(drafts.take_drafts, tracker.sender_id, email) if email else []
+        if not confirmed:
             dispatcher.utter_message(
                 text="I have nothing confirmed to file (or your verification has expired), so nothing was filed. "
                 "You can start again any time."
             )
             return _reset_slots()
         views = []
-        for draft in drafts:
+        for draft in confirmed:
             views.append(await asyncio.to_thread(
                 record_request, email, draft.request_type, draft.details, _channel(tracker), tracker.sender_id,
                 get_settings().ticket_backend, None, verifier.address_key(email),
@@ -690,15 +626,6 @@ class ActionCancelTask(Action):
         return "action_cancel_task"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
-        await asyncio.to_thread(_discard_drafts, tracker.sender_id)
+        await asyncio.to_thread(drafts.discard_drafts, tracker.sender_id)
         dispatcher.utter_message(response="utter_cancelled")
         return [ActiveLoop(None), SlotSet("requested_slot", None), *_reset_slots()]
-
-
-def _discard_drafts(conversation_id: str) -> None:
-    with session_scope() as session:
-        for draft in session.execute(select(RequestDraft).where(
-            RequestDraft.conversation_id == conversation_id, RequestDraft.consumed_at.is_(None)
-        )).scalars():
-            draft.consumed_at = utcnow()
-    audit.record("task_cancelled", conversation_id=conversation_id)

@@ -331,3 +331,21 @@ def verifier_from_settings() -> Verifier:
                     verified_ttl=timedelta(minutes=settings.verification_ttl_minutes),
                     client_limits=((timedelta(hours=1), settings.code_sends_per_client_hour),
                                    (timedelta(days=1), settings.code_sends_per_client_day)))
+
+
+# The process's verifier, built from the settings on first use; tests inject their own.
+_verifier: Optional[Verifier] = None
+
+
+def get_verifier() -> Verifier:
+    """The verifier every action uses (built from the settings on first use)."""
+    global _verifier
+    if _verifier is None:
+        _verifier = verifier_from_settings()
+    return _verifier
+
+
+def set_verifier(verifier: Optional[Verifier]) -> None:
+    """Tests inject a verifier with their own mailer and clock."""
+    global _verifier
+    _verifier = verifier

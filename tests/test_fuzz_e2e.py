@@ -10,7 +10,7 @@ import string
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, List, Tuple
+from typing import List, Tuple
 
 import pytest
 import requests

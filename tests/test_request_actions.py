@@ -9,7 +9,6 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
-from actions import request_actions
 from imago_core.db import session_scope
 from imago_core.models import AuditEvent, PrivacyRequest, RequestType
 from imago_core.privacy_requests import record_request
@@ -22,6 +21,7 @@ from actions.request_actions import (
     ActionSummariseRequest,
     ValidateRequestForm,
 )
+from imago_core.verification import set_verifier
 from imago_core.verification import Verifier
 from tests.support.trackers import buttons, make_tracker, texts
 from tests.test_verification import RecordingMailer
@@ -37,9 +37,9 @@ def mailer():
 @pytest.fixture
 def verifier(isolated_env, mailer):
     v = Verifier(b"unit-test-secret-0123456789", mailer)
-    request_actions.set_verifier(v)
+    set_verifier(v)
     yield v
-    request_actions.set_verifier(None)
+    set_verifier(None)
 
 
 async def run(action, tracker):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import request_actions
+from imago_core import drafts
 from imago_core.client_address import CLIENT_ADDRESS_KEY
 from actions.request_actions import ValidateRequestForm, client_address
+from imago_core.verification import set_verifier
 from imago_core.verification import SendStatus, Verifier
 from tests.support.trackers import make_tracker
 from tests.support.services import postgres  # noqa: F401 - session fixture
@@ -28,7 +29,7 @@ def test_client_address_comes_from_the_latest_user_message():
 
 async def test_code_sends_count_against_the_recorded_client(isolated_env):
     verifier = Verifier(SECRET, RecordingMailer())
-    request_actions.set_verifier(verifier)
+    set_verifier(verifier)
     try:
         for n in range(10):
             verifier.request_code(f"other-{n}", f"u{n}@example.org", "198.51.100.7")
@@ -38,7 +39,7 @@ async def test_code_sends_count_against_the_recorded_client(isolated_env):
         assert result["email"] is None and "try again after" in dispatcher.messages[0]["text"]
         assert verifier.request_code("x", "jane@example.org", "203.0.113.1").status is SendStatus.SENT
     finally:
-        request_actions.set_verifier(None)
+        set_verifier(None)
 
 
 async def test_nul_bytes_are_stripped_from_correction_details():
@@ -61,7 +62,7 @@ def test_draft_with_a_nul_byte_is_stored_on_postgresql(isolated_env, postgres, m
     reset_settings_cache()
     db_module.reset_engine()
     try:
-        request_actions._save_draft("rest:c1", "jane@example.org", RequestType.CORRECTION, "Smyth\x00 -> Smith")
+        drafts.save_draft("rest:c1", "jane@example.org", RequestType.CORRECTION, "Smyth\x00 -> Smith")
         with session_scope() as session:
             assert session.execute(select(RequestDraft.details)).scalar_one() == "Smyth -> Smith"
     finally:

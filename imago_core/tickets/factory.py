@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from typing import Any, List, Mapping, Optional, Tuple, Union
+from typing import List, Mapping, Optional, Tuple, Union
 from urllib.parse import urlsplit, urlunsplit
 
 from imago_core.settings import ConfigError, Settings, get_settings, load_settings
