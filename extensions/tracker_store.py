@@ -13,7 +13,10 @@ from rasa.shared.core.events import ActiveLoop, Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from extensions import startup
 from extensions.redaction import redact_all
+
+startup.install()  # Rasa loads this store at startup: see extensions/startup.py
 
 logger = logging.getLogger(__name__)
 
