@@ -7,8 +7,10 @@ ticket), creates the ticket otherwise, and on a transient failure (timeout,
 connection error, 5xx, 429) schedules a retry with exponential backoff, honouring
 Retry-After. Every attempt and its outcome goes to the audit log.
 
-It runs inside the action server (a daemon thread woken after each new request)
-and as a command: `imago-requests deliver [--loop]`.
+Escalations to staff (actions/handoff.py) go through the same outbox, from their own
+table. The loop runs inside the action server, started with it (actions/background.py)
+and woken after each new request or escalation, and as a command:
+`imago-requests deliver [--loop]`.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from sqlalchemy import func, select, update
 
 from actions import audit
 from actions.db import session_scope
-from actions.models import DeliveryState, PrivacyRequest, utcnow
+from actions.models import DeliveryState, Escalation, PrivacyRequest, utcnow
 from actions.privacy_requests import format_date
 from actions.tickets.base import (
     PermanentBackendError,
@@ -41,6 +43,7 @@ MAX_RETRY_AFTER = timedelta(hours=1)
 # A claimed row is not picked up by another loop for this long.
 CLAIM_LEASE = timedelta(minutes=2)
 LOOP_INTERVAL_SECONDS = 30.0
+MIN_WAIT_SECONDS = 0.5
 
 
 @dataclass
@@ -80,25 +83,54 @@ def draft_for(row: PrivacyRequest) -> TicketDraft:
     )
 
 
-def _claim(request_id: int, seen_next_attempt: Optional[datetime], now: datetime) -> bool:
+@dataclass(frozen=True)
+class Outbox:
+    """One kind of record the loop delivers: its table, its ticket, its audit names."""
+
+    model: type
+    audit_prefix: str  # "" for requests ("delivered"), "escalation_" for escalations
+
+    def draft(self, row) -> TicketDraft:
+        if self.model is Escalation:
+            from actions.handoff import escalation_draft
+
+            return escalation_draft(row)
+        return draft_for(row)
+
+    def audit(self, event: str, row, session, detail: dict) -> None:
+        if self.model is Escalation:
+            audit.record(self.audit_prefix + event, conversation_id=row.conversation_id, session=session,
+                         detail={"escalation": row.reference, **detail})
+        else:
+            audit.record(event, request_id=row.id, session=session, detail=detail)
+
+
+REQUESTS = Outbox(PrivacyRequest, "")
+ESCALATIONS = Outbox(Escalation, "escalation_")
+OUTBOXES = (REQUESTS, ESCALATIONS)
+
+
+def _claim(outbox: Outbox, row_id: int, seen_next_attempt: Optional[datetime], now: datetime) -> bool:
     """Atomically takes a row for this attempt; False if another loop took it."""
+    model = outbox.model
     with session_scope() as session:
         result = session.execute(
-            update(PrivacyRequest)
-            .where(PrivacyRequest.id == request_id,
-                   PrivacyRequest.delivery_state == DeliveryState.PENDING,
-                   PrivacyRequest.next_attempt_at == seen_next_attempt)
+            update(model)
+            .where(model.id == row_id,
+                   model.delivery_state == DeliveryState.PENDING,
+                   model.next_attempt_at == seen_next_attempt)
             .values(next_attempt_at=now + CLAIM_LEASE,
-                    delivery_attempts=PrivacyRequest.delivery_attempts + 1)
+                    delivery_attempts=model.delivery_attempts + 1)
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
 
 
-def _deliver_one(backend: TicketBackend, request_id: int) -> DeliveryState:
+def _deliver_one(backend: TicketBackend, row_id: int, outbox: Outbox = REQUESTS) -> DeliveryState:
+    model = outbox.model
     with session_scope() as session:
-        row = session.get(PrivacyRequest, request_id)
-        draft, attempts = draft_for(row), row.delivery_attempts
+        row = session.get(model, row_id)
+        draft, attempts = outbox.draft(row), row.delivery_attempts
     try:
         ref: Optional[TicketRef] = backend.find_by_reference(draft.reference) if attempts > 1 else None
         found_existing = ref is not None
@@ -107,63 +139,69 @@ def _deliver_one(backend: TicketBackend, request_id: int) -> DeliveryState:
     except TransientBackendError as exc:
         delay = backoff(attempts, exc.retry_after)
         with session_scope() as session:
-            row = session.get(PrivacyRequest, request_id)
+            row = session.get(model, row_id)
             row.next_attempt_at = utcnow() + delay
             row.last_error = str(exc)[:255]
-            audit.record("delivery_retry_scheduled", request_id=request_id, session=session,
-                         detail={"attempt": attempts, "backend": backend.name, "error": str(exc)[:200],
-                                 "ambiguous": exc.ambiguous, "retry_in_seconds": round(delay.total_seconds())})
-        logger.warning("delivery of request #%s to %s failed (attempt %s, retry in %ss): %s",
-                       request_id, backend.name, attempts, round(delay.total_seconds()), exc)
+            outbox.audit("delivery_retry_scheduled", row, session,
+                         {"attempt": attempts, "backend": backend.name, "error": str(exc)[:200],
+                          "ambiguous": exc.ambiguous, "retry_in_seconds": round(delay.total_seconds())})
+        logger.warning("delivery of %s #%s to %s failed (attempt %s, retry in %ss): %s", model.__tablename__,
+                       row_id, backend.name, attempts, round(delay.total_seconds()), exc)
         return DeliveryState.PENDING
     except PermanentBackendError as exc:
         with session_scope() as session:
-            row = session.get(PrivacyRequest, request_id)
+            row = session.get(model, row_id)
             row.delivery_state, row.last_error, row.next_attempt_at = DeliveryState.FAILED, str(exc)[:255], None
-            audit.record("delivery_failed", request_id=request_id, session=session,
-                         detail={"attempt": attempts, "backend": backend.name, "error": str(exc)[:200]})
-        logger.error("request #%s cannot be delivered to %s (needs a person): %s", request_id, backend.name, exc)
+            outbox.audit("delivery_failed", row, session,
+                         {"attempt": attempts, "backend": backend.name, "error": str(exc)[:200]})
+        logger.error("%s #%s cannot be delivered to %s (needs a person): %s", model.__tablename__, row_id,
+                     backend.name, exc)
         return DeliveryState.FAILED
     with session_scope() as session:
-        row = session.get(PrivacyRequest, request_id)
+        row = session.get(model, row_id)
         row.delivery_state, row.external_id = DeliveryState.DELIVERED, ref.external_id
         row.next_attempt_at, row.last_error = None, None
-        audit.record("delivered", request_id=request_id, session=session,
-                     detail={"attempt": attempts, "backend": backend.name, "ticket": ref.external_id,
-                             "found_existing": found_existing})
-    logger.info("request #%s delivered to %s as ticket %s", request_id, backend.name, ref.external_id)
+        outbox.audit("delivered" if outbox is REQUESTS else "ticket_filed", row, session,
+                     {"attempt": attempts, "backend": backend.name, "ticket": ref.external_id,
+                      "found_existing": found_existing})
+    logger.info("%s #%s delivered to %s as ticket %s", model.__tablename__, row_id, backend.name, ref.external_id)
     return DeliveryState.DELIVERED
 
 
 def deliver_pending(backend: Optional[TicketBackend] = None, limit: int = 100) -> DeliveryReport:
-    """One pass over the due pending requests of the configured backend."""
+    """One pass over the due pending requests and escalations of the configured backend."""
     backend = backend if backend is not None else _configured_backend()
     report = DeliveryReport()
     if backend is None:
         return report
-    now = utcnow()
+    for outbox in OUTBOXES:
+        _deliver_due(backend, outbox, limit, report)
+    return report
+
+
+def _deliver_due(backend: TicketBackend, outbox: Outbox, limit: int, report: DeliveryReport) -> None:
+    model, now = outbox.model, utcnow()
     with session_scope() as session:
         due = session.execute(
-            select(PrivacyRequest.id, PrivacyRequest.next_attempt_at)
-            .where(PrivacyRequest.delivery_state == DeliveryState.PENDING,
-                   PrivacyRequest.backend == backend.name,
-                   PrivacyRequest.next_attempt_at <= now)
-            .order_by(PrivacyRequest.next_attempt_at).limit(limit)
+            select(model.id, model.next_attempt_at)
+            .where(model.delivery_state == DeliveryState.PENDING,
+                   model.backend == backend.name,
+                   model.next_attempt_at <= now)
+            .order_by(model.next_attempt_at).limit(limit)
         ).all()
-    for request_id, next_attempt in due:
-        if not _claim(request_id, next_attempt, now):
+    for row_id, next_attempt in due:
+        if not _claim(outbox, row_id, next_attempt, now):
             continue
-        state = _deliver_one(backend, request_id)
+        state = _deliver_one(backend, row_id, outbox)
         if state is DeliveryState.DELIVERED:
             report.delivered += 1
         elif state is DeliveryState.FAILED:
             report.failed += 1
     with session_scope() as session:
-        report.pending = session.execute(
-            select(func.count(PrivacyRequest.id)).where(PrivacyRequest.delivery_state == DeliveryState.PENDING,
-                                                        PrivacyRequest.backend == backend.name)
+        report.pending += session.execute(
+            select(func.count(model.id)).where(model.delivery_state == DeliveryState.PENDING,
+                                               model.backend == backend.name)
         ).scalar_one()
-    return report
 
 
 def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> None:
@@ -197,9 +235,9 @@ def _configured_backend() -> Optional[TicketBackend]:
 
 
 # -- the loop inside the action server ---------------------------------------------
+# Started with the action server (actions/background.py, via rasa_sdk_plugins/);
+# the actions only wake it.
 _wake = threading.Event()
-_loop_thread: Optional[threading.Thread] = None
-_loop_lock = threading.Lock()
 
 
 def run_forever(interval: float = LOOP_INTERVAL_SECONDS, stop: Optional[threading.Event] = None) -> None:
@@ -209,19 +247,25 @@ def run_forever(interval: float = LOOP_INTERVAL_SECONDS, stop: Optional[threadin
             deliver_pending()
         except Exception:  # noqa: BLE001 - the loop must survive anything; the rows stay pending
             logger.exception("delivery pass failed; requests stay pending")
-        _wake.wait(interval)
+        _wake.wait(_seconds_until_next_due(interval))
         _wake.clear()
 
 
-def kick() -> None:
-    """Called after a request is recorded: deliver it now, in the background."""
-    global _loop_thread
-    from actions.settings import get_settings
+def _seconds_until_next_due(interval: float) -> float:
+    """A retry falls due at its backoff time, not at the next fixed tick."""
+    try:
+        with session_scope() as session:
+            dues = [session.execute(select(func.min(outbox.model.next_attempt_at))
+                                    .where(outbox.model.delivery_state == DeliveryState.PENDING)).scalar_one()
+                    for outbox in OUTBOXES]
+    except Exception:  # noqa: BLE001 - the database may be down; try again at the next tick
+        return interval
+    dues = [due for due in dues if due is not None]
+    if not dues:
+        return interval
+    return min(interval, max(MIN_WAIT_SECONDS, (min(dues) - utcnow()).total_seconds()))
 
-    if get_settings().ticket_backend == "local":
-        return
-    with _loop_lock:
-        if _loop_thread is None or not _loop_thread.is_alive():
-            _loop_thread = threading.Thread(target=run_forever, name="ticket-delivery", daemon=True)
-            _loop_thread.start()
+
+def kick() -> None:
+    """Called after a request or escalation is recorded: deliver it now, not at the next tick."""
     _wake.set()

@@ -87,7 +87,6 @@ class ActionStartTask(Action):
         if task is None:
             dispatcher.utter_message(response="utter_default")
             return []
-        await _after_recording()  # make sure the delivery loop runs (e.g. after a restart)
         if task == "status":
             dispatcher.utter_message(text="I can look up your requests once I've checked your email address.")
         else:
@@ -314,7 +313,8 @@ class ActionFileRequest(Action):
 
 
 async def _after_recording() -> None:
-    """Wakes the delivery loop (actions/delivery.py), starting it if needed."""
+    """Wakes the delivery loop (actions/delivery.py), which starts with the action
+    server (actions/background.py)."""
     from actions.delivery import kick
 
     kick()
