@@ -12,6 +12,10 @@ and the channel package (extensions/channels/__init__.py). `install()` is idempo
    same order (schema checked once, then `best_match(iter_errors(...))`, the same
    message appended to the same `ValidationError`), so an invalid response is still
    rejected exactly as before (tests/test_startup_validation.py).
+2. `Event.resolve_by_type` remembers which class a type name resolved to. Rasa walks
+   every subclass of `Event` for every event it deserialises (each tracker load), which
+   was ~20 % of the server's time in long conversations. Names it cannot resolve are
+   not remembered, so they go through Rasa's own lookup (and its errors) every time.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ def install() -> None:
         if _installed:
             return
         _patch_action_result_validation()
+        _patch_event_type_lookup()
         _installed = True
 
 
@@ -68,3 +73,21 @@ def _patch_action_result_validation() -> None:
 
     _validate_action_result.__doc__ = "Rasa's check, with a cached validator (extensions/startup.py)."
     RemoteAction._validate_action_result = _validate_action_result
+
+
+def _patch_event_type_lookup() -> None:
+    from rasa.shared.core.events import Event
+
+    rasa_lookup = Event.resolve_by_type
+    resolved: Dict[Text, Any] = {}
+
+    def resolve_by_type(type_name: Text, default=None):
+        cls = resolved.get(type_name)
+        if cls is None:
+            cls = rasa_lookup(type_name, default)
+            if cls is not None and cls is not default and cls.type_name == type_name:
+                resolved[type_name] = cls
+        return cls
+
+    resolve_by_type.__doc__ = "Rasa's lookup, remembered per type name (extensions/startup.py)."
+    Event.resolve_by_type = staticmethod(resolve_by_type)

@@ -14,11 +14,13 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from extensions import startup
+from extensions.long_sessions import DEFAULT_MAX_SESSION_EVENTS, session_start_events
 from extensions.redaction import redact_all
 
 startup.install()  # Rasa loads this store at startup: see extensions/startup.py
 
 logger = logging.getLogger(__name__)
+_STORED_UP_TO = "_imago_stored_up_to"  # set on a tracker once its session was renewed in the store
 
 
 def _context_only(event: Event) -> dict:
@@ -32,21 +34,44 @@ def _context_only(event: Event) -> dict:
 
 
 class RedactingSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args, max_session_events: int = DEFAULT_MAX_SESSION_EVENTS, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # endpoints.yml `max_session_events`: a new session (slots carried over) starts
+        # past this many events, so a turn costs the same at turn 100 as at turn 5
+        # (extensions/long_sessions.py); 0 leaves sessions to Rasa's expiry alone.
+        self.max_session_events = int(max_session_events)
+
+    async def _retrieve(self, sender_id, fetch_events_from_all_sessions):
+        """Rasa's, reading only the event data instead of whole ORM rows."""
+        with self.session_scope() as session:
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions) \
+                .with_entities(self.SQLEvent.data).all()
+        if not (self.domain and rows):
+            return None
+        return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
 
         with self.session_scope() as session:
-            already_stored = self._event_query(
-                session, tracker.sender_id, fetch_events_from_all_sessions=False
-            ).count()
+            # A tracker saved again after this store started a new session for it:
+            # everything up to that point is stored.
+            already_stored = getattr(tracker, _STORED_UP_TO, None)
+            new_session = None
+            if already_stored is None:
+                already_stored = self._event_query(
+                    session, tracker.sender_id, fetch_events_from_all_sessions=False
+                ).count()
+                new_session = session_start_events(tracker, self.max_session_events)
             events = list(tracker.events)
+            written = events + (new_session or [])
             # Whether a message answers the code question depends on the events before
             # it, so the whole history is walked, but only new events are serialised.
             all_events = redact_all([
                 _context_only(event) if index < already_stored else event.as_dict()
-                for index, event in enumerate(events)
+                for index, event in enumerate(written)
             ])
-            for data, event in zip(all_events[already_stored:], events[already_stored:]):
+            for data, event in zip(all_events[already_stored:], written[already_stored:]):
                 session.add(
                     self.SQLEvent(
                         sender_id=tracker.sender_id,
@@ -60,4 +85,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.commit()
+        if new_session:
+            setattr(tracker, _STORED_UP_TO, len(events))
+            logger.debug("New conversation session started after %s events", len(events))
         logger.debug("Tracker stored (one-time codes masked)")
