@@ -3,7 +3,9 @@
 1. Rasa 3.6.21 calls `sio.enter_room(...)` without `await`; with python-socketio 5.x
    that is a coroutine, so the browser never joins its session's room and never
    receives a reply (RasaHQ/rasa#13027). Here the call is awaited.
-2. The session id comes from the browser and *is* the conversation id (so it also
+2. With several replicas, emits go through Redis (extensions/channels/socketio_redis.py;
+   key `redis_url`), so a push from any replica reaches a visitor on any other.
+3. The session id comes from the browser and *is* the conversation id (so it also
    carries the conversation's verification). A short or guessable id is replaced by
    a fresh random one instead of being trusted.
 
@@ -21,6 +23,8 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
+from extensions.channels.socketio_redis import configured_redis_url, share_through_redis, start_listening
+
 logger = logging.getLogger(__name__)
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
@@ -34,9 +38,25 @@ class PersistentSocketIOInput(SocketIOInput):
     def name(cls) -> Text:
         return "socketio"
 
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "PersistentSocketIOInput":
+        credentials = dict(credentials or {})
+        redis_url = configured_redis_url(credentials.pop("redis_url", None))
+        channel = super().from_credentials(credentials)
+        channel.redis_url = redis_url
+        return channel
+
+    redis_url: Optional[str] = None
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
+        if self.redis_url:
+            share_through_redis(sio, self.redis_url)
+
+            @blueprint.listener("after_server_start")
+            async def _listen_to_other_replicas(_app, _loop) -> None:
+                await start_listening(sio)
 
         # Registering the event again replaces Rasa's handler for it.
         @sio.on("session_request", namespace=self.namespace)

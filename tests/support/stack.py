@@ -44,6 +44,8 @@ class Stack:
     tracker_store_yaml: Optional[str] = None
     lock_store_yaml: Optional[str] = None
     actions_url: Optional[str] = None
+    # Another checkout of the project to run (the benchmark's baseline side).
+    root: Path = ROOT
 
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
@@ -55,6 +57,8 @@ class Stack:
             "OTP_SECRET": "e2e-test-secret-0123456789abcdef",
             "POLICY_URL": "http://localhost:8080/policy",
         })
+        if self.root != ROOT:
+            env["PYTHONPATH"] = str(self.root)
         env.update(self.env_overrides)
         return env
 
@@ -76,12 +80,12 @@ class Stack:
             log_actions = open(self.workdir / "actions.log", "wb")
             self.processes.append(subprocess.Popen(
                 [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.actions_port), "--actions", "actions"],
-                cwd=ROOT, env=env, stdout=log_actions, stderr=subprocess.STDOUT, start_new_session=True))
+                cwd=self.root, env=env, stdout=log_actions, stderr=subprocess.STDOUT, start_new_session=True))
         self.processes.append(subprocess.Popen(
             [str(VENV_BIN / "rasa"), "run", "--model", trained_model(), "--port", str(self.rasa_port),
-             "--credentials", str(self.credentials or ROOT / "credentials.yml"), "--endpoints", str(endpoints),
+             "--credentials", str(self.credentials or self.root / "credentials.yml"), "--endpoints", str(endpoints),
              "--cors", "*"],
-            cwd=ROOT, env=env, stdout=log_rasa, stderr=subprocess.STDOUT, start_new_session=True))
+            cwd=self.root, env=env, stdout=log_rasa, stderr=subprocess.STDOUT, start_new_session=True))
         try:
             if self.actions_url is None:
                 wait_until(lambda: requests.get(f"http://127.0.0.1:{self.actions_port}/health", timeout=2).ok,
