@@ -33,6 +33,24 @@ def _context_only(event: Event) -> dict:
     return {"event": event.type_name}
 
 
+def _write_ahead_log(engine) -> None:
+    """SQLite (the one-machine default) in WAL mode with synchronous=NORMAL: a commit
+    no longer waits for several fsyncs of a rollback journal. Under load that wait,
+    inside Rasa's event loop, was the largest single cost of a turn (py-spy: ~20 %,
+    docs/benchmarks.md). A committed turn survives a crash of the server; a power cut
+    may lose the last turns. PostgreSQL (production) is unaffected."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    engine.dispose()  # connections opened before (creating the tables) get the pragmas too
+
+
 class RedactingSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args, max_session_events: int = DEFAULT_MAX_SESSION_EVENTS, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -40,6 +58,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         # past this many events, so a turn costs the same at turn 100 as at turn 5
         # (extensions/long_sessions.py); 0 leaves sessions to Rasa's expiry alone.
         self.max_session_events = int(max_session_events)
+        if self.engine.dialect.name == "sqlite":
+            _write_ahead_log(self.engine)
 
     async def _retrieve(self, sender_id, fetch_events_from_all_sessions):
         """Rasa's, reading only the event data instead of whole ORM rows."""

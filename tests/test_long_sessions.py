@@ -95,3 +95,10 @@ async def test_zero_leaves_sessions_to_rasa(tmp_path):
     s = store(tmp_path, max_events=0)
     await converse(s, "c0", 30)
     assert len([e for e in (await s.retrieve("c0")).events if isinstance(e, UserUttered)]) == 30
+
+
+async def test_sqlite_store_writes_ahead(tmp_path):
+    s = store(tmp_path)
+    await converse(s, "wal", 1)
+    with sqlite3.connect(tmp_path / "t.db") as db:
+        assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
