@@ -20,7 +20,10 @@ from extensions.redaction import redact_all
 startup.install()  # Rasa loads this store at startup: see extensions/startup.py
 
 logger = logging.getLogger(__name__)
-_STORED_UP_TO = "_imago_stored_up_to"  # set on a tracker once its session was renewed in the store
+# Set on trackers by this store: how many of their events are stored (saves a count
+# query per turn), and, once the store renewed their session, up to where.
+_STORED = "_imago_stored"
+_STORED_UP_TO = "_imago_stored_up_to"
 
 
 def _context_only(event: Event) -> dict:
@@ -68,7 +71,10 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 .with_entities(self.SQLEvent.data).all()
         if not (self.domain and rows):
             return None
-        return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
+        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
+        if not fetch_events_from_all_sessions:
+            setattr(tracker, _STORED, len(rows))  # what save() would otherwise count again
+        return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
@@ -79,9 +85,11 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             already_stored = getattr(tracker, _STORED_UP_TO, None)
             new_session = None
             if already_stored is None:
-                already_stored = self._event_query(
-                    session, tracker.sender_id, fetch_events_from_all_sessions=False
-                ).count()
+                already_stored = getattr(tracker, _STORED, None)
+                if already_stored is None:  # a tracker this store did not load
+                    already_stored = self._event_query(
+                        session, tracker.sender_id, fetch_events_from_all_sessions=False
+                    ).count()
                 new_session = session_start_events(tracker, self.max_session_events)
             events = list(tracker.events)
             written = events + (new_session or [])
@@ -107,5 +115,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             session.commit()
         if new_session:
             setattr(tracker, _STORED_UP_TO, len(events))
+        else:
+            setattr(tracker, _STORED, len(events))
             logger.debug("New conversation session started after %s events", len(events))
         logger.debug("Tracker stored (one-time codes masked)")
