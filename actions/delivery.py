@@ -110,7 +110,7 @@ ESCALATIONS = Outbox(Escalation, "escalation_")
 OUTBOXES = (REQUESTS, ESCALATIONS)
 
 
-def _claim(outbox: Outbox, row_id: int, seen_next_attempt: Optional[datetime], now: datetime) -> bool:
+def _claim(row_id: int, seen_next_attempt: Optional[datetime], now: datetime, outbox: Outbox = REQUESTS) -> bool:
     """Atomically takes a row for this attempt; False if another loop took it."""
     model = outbox.model
     with session_scope() as session:
@@ -190,7 +190,7 @@ def _deliver_due(backend: TicketBackend, outbox: Outbox, limit: int, report: Del
             .order_by(model.next_attempt_at).limit(limit)
         ).all()
     for row_id, next_attempt in due:
-        if not _claim(outbox, row_id, next_attempt, now):
+        if not _claim(row_id, next_attempt, now, outbox):
             continue
         state = _deliver_one(backend, row_id, outbox)
         if state is DeliveryState.DELIVERED:
