@@ -109,7 +109,6 @@ class ActionStartTask(Action):
             # Nobody else in the room may see the email or code prompts: no form here.
             dispatcher.utter_message(json_message=move_request(task))
             return [FollowupAction(ACTION_LISTEN)]
-        await _after_recording()  # make sure the delivery loop runs (e.g. after a restart)
         if task == "status":
             dispatcher.utter_message(text="I can look up your requests once I've checked your email address.")
         else:
@@ -347,7 +346,8 @@ def _mail_assistant_export(view, email: str) -> Optional[str]:
 
 
 async def _after_recording() -> None:
-    """Wakes the delivery loop (imago_core/delivery.py), starting it if needed."""
+    """Wakes the delivery loop (imago_core/delivery.py), which starts with the action
+    server (imago_core/background.py)."""
     from imago_core.delivery import kick
 
     kick()
