@@ -85,10 +85,12 @@ async def test_saving_the_same_tracker_again_after_a_new_session_stores_only_wha
     await s.save(tracker)  # 13 events > 5: a new session is written after them
     turn(tracker, 3)
     await s.save(tracker)
+    turn(tracker, 4)
+    await s.save(tracker)  # a third save: the mark moved on with the second, nothing written twice
     full = await s.retrieve_full_tracker("again")
-    assert [e.text for e in full.events if isinstance(e, UserUttered)] == [f"question {n}" for n in range(4)]
+    assert [e.text for e in full.events if isinstance(e, UserUttered)] == [f"question {n}" for n in range(5)]
     latest = await s.retrieve("again")
-    assert [e.text for e in latest.events if isinstance(e, UserUttered)] == ["question 3"]
+    assert [e.text for e in latest.events if isinstance(e, UserUttered)] == ["question 3", "question 4"]
 
 
 async def test_zero_leaves_sessions_to_rasa(tmp_path):
