@@ -59,7 +59,8 @@ def locust(profile: str, host: str, users: int, seconds: int, workdir: Path, env
 def run_side(label: str, root: Path, workdir: Path, seconds: int, profile_to: Optional[Path]) -> Dict:
     print(f"== {label}: starting servers ({root}) ...", flush=True)
     sink = SmtpSink().start()
-    stack = Stack(workdir / "stack", env_overrides=sink.env(), root=root).start()
+    # TRUSTED_PROXIES: the requests profile gives each visitor its own X-Forwarded-For.
+    stack = Stack(workdir / "stack", env_overrides=dict(sink.env(), TRUSTED_PROXIES="127.0.0.1"), root=root).start()
     results: Dict = {}
     try:
         stack.say("warm-up", "hello")

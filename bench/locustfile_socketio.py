@@ -29,7 +29,8 @@ class WidgetVisitor(User):
         try:
             self.client.connect(self.host, socketio_path="/socket.io", transports=["websocket"])
             self.client.emit("session_request", {"session_id": self.session_id})
-            confirmed.get(timeout=ANSWER_TIMEOUT)
+            # The server may issue its own (signed) id; a socket may speak only as that one.
+            self.session_id = confirmed.get(timeout=ANSWER_TIMEOUT)
             self._report("connect + session", started)
         except Exception as exc:  # noqa: BLE001 - reported to Locust as a failure
             self._report("connect + session", started, exc)
