@@ -138,7 +138,6 @@ class ActionStartTask(Action):
             # Nobody else in the room may see the email or code prompts: no form here.
             dispatcher.utter_message(json_message=move_request(task))
             return [FollowupAction(ACTION_LISTEN)]
-        await _after_recording()  # make sure the delivery loop runs (e.g. after a restart)
         text = tracker.latest_message.get("text") or ""
         under_way = current_types(tracker) if _form_is_active(tracker) else []
         if task == "status" and under_way:
@@ -572,7 +571,8 @@ def _filed_message(views) -> str:
 
 
 async def _after_recording() -> None:
-    """Wakes the delivery loop (imago_core/delivery.py), starting it if needed."""
+    """Wakes the delivery loop (imago_core/delivery.py), which starts with the action
+    server (imago_core/background.py)."""
     from imago_core.delivery import kick
 
     kick()

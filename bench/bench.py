@@ -244,6 +244,11 @@ def main() -> int:
         *header, *reply_rows, *rows, "", NOTES,
     ])
     print("\n" + report)
+    # Keep the serving-path section that bench/load.py writes into the same file.
+    previous = args.out.read_text() if args.out.exists() else ""
+    if "<!-- load:begin -->" in previous and "<!-- load:end -->" in previous:
+        block = previous[previous.index("<!-- load:begin -->"):previous.index("<!-- load:end -->")]
+        report += "\n\n" + block + "<!-- load:end -->"
     args.out.write_text(report + "\n")
     print(f"written to {args.out}")
     return 0

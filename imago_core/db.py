@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Iterator, List, Optional
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -58,30 +58,47 @@ def add_missing_columns(engine: Engine, metadata) -> List[str]:
     """Brings a database made by an older release up to the models, additively.
 
     `create_all` creates missing tables but never touches existing ones, so a column
-    added in a later release would be missing from a deployed database. Every column
-    added since the first release is nullable, so it can be added in place; a unique
-    one gets its unique index. Nothing is dropped or rewritten. Returns what was added."""
+    added in a later release would be missing from a deployed database. A nullable
+    column is added as it is; a NOT NULL one needs a scalar default, which fills the
+    existing rows (`NOT NULL DEFAULT <literal>`, on SQLite and PostgreSQL alike). A
+    unique column gets its unique index, and a missing index of the table is created.
+    Nothing is dropped or rewritten. Returns what was added."""
     added: List[str] = []
     inspector = inspect(engine)
     for table in metadata.sorted_tables:
         if not inspector.has_table(table.name):
             continue
         present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            if not column.nullable:
-                raise RuntimeError(f"cannot add NOT NULL column {table.name}.{column.name} to an existing table")
+        new_columns = [column for column in table.columns if column.name not in present]
+        for column in new_columns:
             kind = column.type.compile(dialect=engine.dialect)
+            constraint = "" if column.nullable else f" NOT NULL DEFAULT {_default_literal(engine, table, column)}"
             with engine.begin() as connection:
-                connection.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}')
+                connection.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{constraint}')
                 if column.unique:
                     connection.exec_driver_sql(
                         f"CREATE UNIQUE INDEX uq_{table.name}_{column.name} ON {table.name} ({column.name})")
             added.append(f"{table.name}.{column.name}")
+        if new_columns:
+            indexes = {index["name"] for index in inspect(engine).get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in indexes:
+                    index.create(engine)
+                    added.append(f"index {index.name}")
     if added:
         logger.warning("database upgraded in place: added %s", ", ".join(added))
     return added
+
+
+def _default_literal(engine: Engine, table, column) -> str:
+    """The column's Python-side default as SQL, e.g. `'NOT_NEEDED'` or `0`: what the
+    rows already in the table get. Callable defaults (utcnow) cannot be expressed."""
+    default = column.default
+    if default is None or not default.is_scalar:
+        raise RuntimeError(f"cannot add NOT NULL column {table.name}.{column.name} to an existing table:"
+                           " it has no scalar default")
+    value = literal(default.arg, type_=column.type)
+    return str(value.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
 
 
 @contextlib.contextmanager

@@ -15,8 +15,12 @@ the body) and flagged for the team's attention, never dropped. A request only en
 `failed` with a human-readable reason in `last_error`, and
 `imago-requests deliver --retry PRV-...` puts it back in the queue.
 
-It runs inside the action server (a daemon thread woken after each new request)
-and as a command: `imago-requests deliver [--loop]`.
+Escalations to staff (imago_core/handoff.py) go through the same outbox, from their
+own table, with the same retries and the same suspended-requester fallback (not
+stored on the row: every attempt that meets the refusal sends the same fallback).
+The loop runs inside the action server, started with it (imago_core/background.py),
+woken after each new request or escalation and otherwise asleep until the next
+retry is due; and as a command: `imago-requests deliver [--loop]`.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import json
 import logging
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Optional
 
@@ -32,7 +36,7 @@ from sqlalchemy import func, select, update
 
 from imago_core import audit
 from imago_core.db import session_scope
-from imago_core.models import DeliveryState, PrivacyRequest, RequestStatus, utcnow
+from imago_core.models import DeliveryState, Escalation, PrivacyRequest, RequestStatus, utcnow
 from imago_core.privacy_requests import format_date
 from imago_core.tickets.base import (
     BackendAuthError,
@@ -53,6 +57,7 @@ MAX_RETRY_AFTER = timedelta(hours=1)
 # A claimed row is not picked up by another loop for this long.
 CLAIM_LEASE = timedelta(minutes=2)
 LOOP_INTERVAL_SECONDS = 30.0
+MIN_WAIT_SECONDS = 0.5
 
 
 @dataclass
@@ -120,24 +125,53 @@ def retry_hint(reference: str) -> str:
     return f"imago-requests deliver --retry {reference}"
 
 
-def _claim(request_id: int, seen_next_attempt: Optional[datetime], now: datetime) -> bool:
+@dataclass(frozen=True)
+class Outbox:
+    """One kind of record the loop delivers: its table, its ticket, its audit names."""
+
+    model: type
+    audit_prefix: str  # "" for requests ("delivered"), "escalation_" for escalations
+
+    @property
+    def is_requests(self) -> bool:
+        return self.model is PrivacyRequest
+
+    def audit(self, event: str, row, session, detail: dict) -> None:
+        if self.is_requests:
+            audit.record(event, request_id=row.id, session=session, detail=detail)
+        else:
+            audit.record(self.audit_prefix + event, conversation_id=row.conversation_id, session=session,
+                         detail={"escalation": row.reference, **detail})
+
+
+REQUESTS = Outbox(PrivacyRequest, "")
+ESCALATIONS = Outbox(Escalation, "escalation_")
+OUTBOXES = (REQUESTS, ESCALATIONS)
+
+
+def _claim(row_id: int, seen_next_attempt: Optional[datetime], now: datetime, outbox: Outbox = REQUESTS) -> bool:
     """Atomically takes a row for this attempt; False if another loop took it."""
+    model = outbox.model
     with session_scope() as session:
         result = session.execute(
-            update(PrivacyRequest)
-            .where(PrivacyRequest.id == request_id,
-                   PrivacyRequest.delivery_state == DeliveryState.PENDING,
-                   PrivacyRequest.next_attempt_at == seen_next_attempt)
+            update(model)
+            .where(model.id == row_id,
+                   model.delivery_state == DeliveryState.PENDING,
+                   model.next_attempt_at == seen_next_attempt)
             .values(next_attempt_at=now + CLAIM_LEASE,
-                    delivery_attempts=PrivacyRequest.delivery_attempts + 1)
+                    delivery_attempts=model.delivery_attempts + 1)
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
 
 
-def _prepare(request_id: int):
+def _prepare(row_id: int, outbox: Outbox):
     with session_scope() as session:
-        row = session.get(PrivacyRequest, request_id)
+        row = session.get(outbox.model, row_id)
+        if not outbox.is_requests:
+            from imago_core.handoff import escalation_draft
+
+            return escalation_draft(row), row.delivery_attempts
         if row.ticket_body is None:  # recorded before bodies were stored: fix it now, before any send
             row.ticket_body = compose_ticket_body(row)
         return draft_for(row), row.delivery_attempts
@@ -158,8 +192,24 @@ def _file_without_requester(backend: TicketBackend, request_id: int, exc: Reques
     return draft
 
 
-def _deliver_one(backend: TicketBackend, request_id: int) -> DeliveryState:
-    draft, attempts = _prepare(request_id)
+def without_requester(draft: TicketDraft) -> TicketDraft:
+    """An escalation's ticket with no requester and the address in the body (as for requests)."""
+    return replace(draft, requester_email="", body=without_requester_body(draft.body, draft.requester_email),
+                   tags=[*draft.tags, SUSPENDED_TAG])
+
+
+def _escalation_without_requester(backend: TicketBackend, row_id: int, draft: TicketDraft,
+                                  exc: RequesterSuspendedError) -> TicketDraft:
+    with session_scope() as session:
+        ESCALATIONS.audit("requester_suspended", session.get(Escalation, row_id), session,
+                          {"backend": backend.name, "details": exc.details})
+    logger.warning("escalation #%s: requester suspended in %s; filing without a requester", row_id, backend.name)
+    return without_requester(draft)
+
+
+def _deliver_one(backend: TicketBackend, row_id: int, outbox: Outbox = REQUESTS) -> DeliveryState:
+    model, what = outbox.model, "request" if outbox.is_requests else "escalation"
+    draft, attempts = _prepare(row_id, outbox)
     found_existing = False
     try:
         # An earlier attempt may have created the ticket without hearing back: look first.
@@ -170,56 +220,65 @@ def _deliver_one(backend: TicketBackend, request_id: int) -> DeliveryState:
             try:
                 ref = backend.create(draft)
             except RequesterSuspendedError as exc:
-                draft = _file_without_requester(backend, request_id, exc)
+                if outbox.is_requests:
+                    draft = _file_without_requester(backend, row_id, exc)
+                else:
+                    draft = _escalation_without_requester(backend, row_id, draft, exc)
                 ref = backend.create(draft)
     except TransientBackendError as exc:
         delay = backoff(attempts, exc.retry_after)
         with session_scope() as session:
-            row = session.get(PrivacyRequest, request_id)
+            row = session.get(model, row_id)
             row.next_attempt_at = utcnow() + delay
             row.last_error = str(exc)[:255]
-            if isinstance(exc, BackendAuthError):  # nothing wrong with the request: a person fixes the secret
+            if isinstance(exc, BackendAuthError) and outbox.is_requests:
+                # nothing wrong with the request: a person fixes the secret
                 row.needs_attention = _credentials_attention(backend.name, delay)[:255]
-            audit.record("delivery_retry_scheduled", request_id=request_id, session=session,
-                         detail={"attempt": attempts, "backend": backend.name, "error": str(exc)[:200],
-                                 "ambiguous": exc.ambiguous, "retry_in_seconds": round(delay.total_seconds())})
-        logger.warning("delivery of request #%s to %s failed (attempt %s, retry in %ss): %s",
-                       request_id, backend.name, attempts, round(delay.total_seconds()), exc)
+            outbox.audit("delivery_retry_scheduled", row, session,
+                         {"attempt": attempts, "backend": backend.name, "error": str(exc)[:200],
+                          "ambiguous": exc.ambiguous, "retry_in_seconds": round(delay.total_seconds())})
+        logger.warning("delivery of %s #%s to %s failed (attempt %s, retry in %ss): %s",
+                       what, row_id, backend.name, attempts, round(delay.total_seconds()), exc)
         return DeliveryState.PENDING
     except PermanentBackendError as exc:
         reason = str(exc) or type(exc).__name__
+        hint = retry_hint(draft.reference) if outbox.is_requests else None
         with session_scope() as session:
-            row = session.get(PrivacyRequest, request_id)
+            row = session.get(model, row_id)
             row.delivery_state, row.last_error, row.next_attempt_at = DeliveryState.FAILED, reason[:255], None
-            row.last_error_details = json.dumps(exc.details) if exc.details else None
-            audit.record("delivery_failed", request_id=request_id, session=session,
-                         detail={"attempt": attempts, "backend": backend.name, "error": reason[:200],
-                                 "details": exc.details, "retry": retry_hint(draft.reference)})
-        logger.error("request #%s cannot be delivered to %s (needs a person): %s; after fixing it run: %s",
-                     request_id, backend.name, reason, retry_hint(draft.reference))
+            detail = {"attempt": attempts, "backend": backend.name, "error": reason[:200], "details": exc.details}
+            if outbox.is_requests:
+                row.last_error_details = json.dumps(exc.details) if exc.details else None
+                detail["retry"] = hint
+            outbox.audit("delivery_failed", row, session, detail)
+        logger.error("%s #%s cannot be delivered to %s (needs a person): %s%s", what, row_id, backend.name, reason,
+                     f"; after fixing it run: {hint}" if hint else "")
         return DeliveryState.FAILED
     except Exception as exc:  # noqa: BLE001 - a bug must not stop the other rows of the pass
         delay = backoff(attempts)
-        logger.exception("delivery of request #%s to %s hit an unexpected error; retry in %ss",
-                         request_id, backend.name, round(delay.total_seconds()))
+        logger.exception("delivery of %s #%s to %s hit an unexpected error; retry in %ss",
+                         what, row_id, backend.name, round(delay.total_seconds()))
         with session_scope() as session:
-            row = session.get(PrivacyRequest, request_id)
+            row = session.get(model, row_id)
             row.next_attempt_at = utcnow() + delay
             row.last_error = f"unexpected error ({type(exc).__name__}); see the delivery log"
         return DeliveryState.PENDING
     with session_scope() as session:
-        row = session.get(PrivacyRequest, request_id)
+        row = session.get(model, row_id)
         row.delivery_state, row.external_id = DeliveryState.DELIVERED, ref.external_id
         row.next_attempt_at, row.last_error = None, None
-        if (row.needs_attention or "").startswith(CREDENTIALS_ATTENTION):
-            row.needs_attention = None
-        if not row.filed_without_requester:
-            row.last_error_details = None
-        audit.record("delivered", request_id=request_id, session=session,
-                     detail={"attempt": attempts, "backend": backend.name, "ticket": ref.external_id,
-                             "found_existing": found_existing,
-                             "without_requester": bool(row.filed_without_requester)})
-    logger.info("request #%s delivered to %s as ticket %s", request_id, backend.name, ref.external_id)
+        detail = {"attempt": attempts, "backend": backend.name, "ticket": ref.external_id,
+                  "found_existing": found_existing}
+        if outbox.is_requests:
+            if (row.needs_attention or "").startswith(CREDENTIALS_ATTENTION):
+                row.needs_attention = None
+            if not row.filed_without_requester:
+                row.last_error_details = None
+            detail["without_requester"] = bool(row.filed_without_requester)
+        else:
+            detail["without_requester"] = not draft.requester_email and bool(row.verified_email)
+        outbox.audit("delivered" if outbox.is_requests else "ticket_filed", row, session, detail)
+    logger.info("%s #%s delivered to %s as ticket %s", what, row_id, backend.name, ref.external_id)
     return DeliveryState.DELIVERED
 
 
@@ -243,34 +302,39 @@ def retry_delivery(reference: str, actor: str = "staff") -> None:
 
 
 def deliver_pending(backend: Optional[TicketBackend] = None, limit: int = 100) -> DeliveryReport:
-    """One pass over the due pending requests of the configured backend."""
+    """One pass over the due pending requests and escalations of the configured backend."""
     backend = backend if backend is not None else _configured_backend()
     report = DeliveryReport()
     if backend is None:
         return report
-    now = utcnow()
+    for outbox in OUTBOXES:
+        _deliver_due(backend, outbox, limit, report)
+    return report
+
+
+def _deliver_due(backend: TicketBackend, outbox: Outbox, limit: int, report: DeliveryReport) -> None:
+    model, now = outbox.model, utcnow()
     with session_scope() as session:
         due = session.execute(
-            select(PrivacyRequest.id, PrivacyRequest.next_attempt_at)
-            .where(PrivacyRequest.delivery_state == DeliveryState.PENDING,
-                   PrivacyRequest.backend == backend.name,
-                   PrivacyRequest.next_attempt_at <= now)
-            .order_by(PrivacyRequest.next_attempt_at).limit(limit)
+            select(model.id, model.next_attempt_at)
+            .where(model.delivery_state == DeliveryState.PENDING,
+                   model.backend == backend.name,
+                   model.next_attempt_at <= now)
+            .order_by(model.next_attempt_at).limit(limit)
         ).all()
-    for request_id, next_attempt in due:
-        if not _claim(request_id, next_attempt, now):
+    for row_id, next_attempt in due:
+        if not _claim(row_id, next_attempt, now, outbox):
             continue
-        state = _deliver_one(backend, request_id)
+        state = _deliver_one(backend, row_id, outbox)
         if state is DeliveryState.DELIVERED:
             report.delivered += 1
         elif state is DeliveryState.FAILED:
             report.failed += 1
     with session_scope() as session:
-        report.pending = session.execute(
-            select(func.count(PrivacyRequest.id)).where(PrivacyRequest.delivery_state == DeliveryState.PENDING,
-                                                        PrivacyRequest.backend == backend.name)
+        report.pending += session.execute(
+            select(func.count(model.id)).where(model.delivery_state == DeliveryState.PENDING,
+                                               model.backend == backend.name)
         ).scalar_one()
-    return report
 
 
 def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> None:
@@ -326,9 +390,9 @@ def _configured_backend() -> Optional[TicketBackend]:
 
 
 # -- the loop inside the action server ---------------------------------------------
+# Started with the action server (imago_core/background.py, via rasa_sdk_plugins/);
+# the actions only wake it.
 _wake = threading.Event()
-_loop_thread: Optional[threading.Thread] = None
-_loop_lock = threading.Lock()
 
 
 def run_forever(interval: float = LOOP_INTERVAL_SECONDS, stop: Optional[threading.Event] = None) -> None:
@@ -338,19 +402,25 @@ def run_forever(interval: float = LOOP_INTERVAL_SECONDS, stop: Optional[threadin
             deliver_pending()
         except Exception:  # noqa: BLE001 - the loop must survive anything; the rows stay pending
             logger.exception("delivery pass failed; requests stay pending")
-        _wake.wait(interval)
+        _wake.wait(_seconds_until_next_due(interval))
         _wake.clear()
 
 
-def kick() -> None:
-    """Called after a request is recorded: deliver it now, in the background."""
-    global _loop_thread
-    from imago_core.settings import get_settings
+def _seconds_until_next_due(interval: float) -> float:
+    """A retry falls due at its backoff time, not at the next fixed tick."""
+    try:
+        with session_scope() as session:
+            dues = [session.execute(select(func.min(outbox.model.next_attempt_at))
+                                    .where(outbox.model.delivery_state == DeliveryState.PENDING)).scalar_one()
+                    for outbox in OUTBOXES]
+    except Exception:  # noqa: BLE001 - the database may be down; try again at the next tick
+        return interval
+    dues = [due for due in dues if due is not None]
+    if not dues:
+        return interval
+    return min(interval, max(MIN_WAIT_SECONDS, (min(dues) - utcnow()).total_seconds()))
 
-    if get_settings().ticket_backend == "local":
-        return
-    with _loop_lock:
-        if _loop_thread is None or not _loop_thread.is_alive():
-            _loop_thread = threading.Thread(target=run_forever, name="ticket-delivery", daemon=True)
-            _loop_thread.start()
+
+def kick() -> None:
+    """Called after a request or escalation is recorded: deliver it now, not at the next tick."""
     _wake.set()

@@ -1,26 +1,26 @@
 """Hand-off of a conversation to the privacy team's staff.
 
 The action server records an Escalation (transcript with codes masked, channel,
-verified address, open requests), files it as a ticket in the configured backend
-when there is one, and pauses the conversation. The staff console
+verified address, open requests), queues it for the configured ticket backend
+(the same outbox and retries as requests, imago_core/delivery.py, including the
+fallback for a suspended requester) and pauses the conversation. The staff console
 (extensions/channels/staff.py) lists escalations, replies and hands back.
 """
 from __future__ import annotations
 
 import json
 import logging
-import threading
-from dataclasses import replace
 from typing import Any, Dict, Iterable, List, Optional
 
 from sqlalchemy import select
 
 from imago_core import audit
 from imago_core.db import session_scope
-from imago_core.delivery import SUSPENDED_TAG, without_requester_body
-from imago_core.models import Escalation, EscalationStatus, utcnow
+from imago_core.delivery import kick
+from imago_core.models import DeliveryState, Escalation, EscalationStatus, utcnow
 from imago_core.privacy_requests import format_date, new_reference, requests_for
-from imago_core.tickets.base import BackendError, RequesterSuspendedError, TicketDraft
+from imago_core.settings import get_settings
+from imago_core.tickets.base import TicketDraft
 from imago_core.redaction import mask_code_like, redact_all
 
 logger = logging.getLogger(__name__)
@@ -62,62 +62,34 @@ def create_escalation(conversation_id: str, channel: str, reason: str, events: I
         if existing is not None:  # asking twice does not queue twice
             existing.transcript, existing.updated_at = json.dumps(transcript), utcnow()
             return existing
+        # Recorded first, filed by the delivery loop with retries (the local backend
+        # needs no ticket: the staff console reads this table).
+        backend = get_settings().ticket_backend
         row = Escalation(reference="ESC-" + new_reference()[4:], conversation_id=conversation_id, channel=channel,
                          reason=reason, verified_email=verified_email, open_requests=json.dumps(open_requests),
-                         transcript=json.dumps(transcript), status=EscalationStatus.WAITING)
+                         transcript=json.dumps(transcript), status=EscalationStatus.WAITING, backend=backend,
+                         delivery_state=DeliveryState.NOT_NEEDED if backend == "local" else DeliveryState.PENDING,
+                         next_attempt_at=None if backend == "local" else utcnow())
         session.add(row)
         session.flush()
         audit.record("escalated", conversation_id=conversation_id, session=session,
                      detail={"escalation": row.reference, "reason": reason, "channel": channel})
-    _file_ticket_in_background(row.id)
+    kick()
     return row
 
 
-def _file_ticket_in_background(escalation_id: int) -> None:
-    from imago_core.settings import get_settings
-
-    if get_settings().ticket_backend == "local":
-        return  # the project's database is the queue; the staff console reads it
-    threading.Thread(target=_file_ticket, args=(escalation_id,), name="escalation-ticket", daemon=True).start()
-
-
-def _file_ticket(escalation_id: int) -> None:
-    from imago_core.tickets.factory import create_backend
-
-    with session_scope() as session:
-        row = session.get(Escalation, escalation_id)
-        transcript = "\n".join(f"[{line['who']}] {line['text']}" for line in json.loads(row.transcript))
-        requests_text = "\n".join(f"- {r['reference']} {r['type']}: {r['status']}, due {r['due']}"
-                                  for r in json.loads(row.open_requests or "[]")) or "(none)"
-        draft = TicketDraft(
-            reference=row.reference, request_type="escalation", requester_email=row.verified_email or "",
-            subject=f"[{row.reference}] Conversation escalated to the privacy team ({row.reason})",
-            body=f"Channel: {row.channel}\nConversation: {row.conversation_id}\n"
-                 f"Verified address: {row.verified_email or '(not verified)'}\n\nOpen requests:\n{requests_text}\n\n"
-                 f"Transcript (one-time codes masked):\n{transcript}\n",
-            tags=["privacy-escalation"])
-    try:
-        backend = create_backend()
-        ref = backend.find_by_reference(draft.reference)
-        if ref is None:
-            try:
-                ref = backend.create(draft)
-            except RequesterSuspendedError:
-                logger.warning("escalation %s: requester suspended in %s; filing without a requester",
-                               escalation_id, backend.name)
-                ref = backend.create(_without_requester(draft))
-    except BackendError as exc:
-        logger.warning("escalation %s not filed in the ticket backend: %s", escalation_id, exc)
-        return
-    with session_scope() as session:
-        session.get(Escalation, escalation_id).external_id = ref.external_id
-        audit.record("escalation_ticket_filed", session=session, detail={"ticket": ref.external_id})
-
-
-def _without_requester(draft: TicketDraft) -> TicketDraft:
-    """The same ticket with no requester and the address in the body (as delivery does)."""
-    return replace(draft, requester_email="", body=without_requester_body(draft.body, draft.requester_email),
-                   tags=[*draft.tags, SUSPENDED_TAG])
+def escalation_draft(row: Escalation) -> TicketDraft:
+    """The ticket the privacy team gets for an escalation (delivered by imago_core/delivery.py)."""
+    transcript = "\n".join(f"[{line['who']}] {line['text']}" for line in json.loads(row.transcript))
+    requests_text = "\n".join(f"- {r['reference']} {r['type']}: {r['status']}, due {r['due']}"
+                              for r in json.loads(row.open_requests or "[]")) or "(none)"
+    return TicketDraft(
+        reference=row.reference, request_type="escalation", requester_email=row.verified_email or "",
+        subject=f"[{row.reference}] Conversation escalated to the privacy team ({row.reason})",
+        body=f"Channel: {row.channel}\nConversation: {row.conversation_id}\n"
+             f"Verified address: {row.verified_email or '(not verified)'}\n\nOpen requests:\n{requests_text}\n\n"
+             f"Transcript (one-time codes masked):\n{transcript}\n",
+        tags=["privacy-escalation"])
 
 
 def list_escalations(include_closed: bool = False) -> List[Escalation]:

@@ -198,6 +198,15 @@ class Escalation(Base):
     status = Column(_enum(EscalationStatus), nullable=False, default=EscalationStatus.WAITING)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
     external_id = Column(String(64))  # ticket in the configured backend, when filed there
+    # Filed through the same outbox as requests (imago_core/delivery.py): recorded first,
+    # delivered with retries, looked up before any re-create.
+    backend = Column(String(32), nullable=False, default="local")
+    delivery_state = Column(_enum(DeliveryState), nullable=False, default=DeliveryState.NOT_NEEDED)
+    delivery_attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime)
+    last_error = Column(String(255))
+
+    __table_args__ = (Index("ix_escalations_delivery", "delivery_state", "next_attempt_at"),)
 
 
 class InboundMarker(Base):

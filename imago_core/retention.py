@@ -7,7 +7,7 @@
 
 Deletes in bounded batches, each its own short transaction, so conversations in
 progress wait at most one batch. Runs daily in the action server
-(start_daily_purge, from actions/background.py) and as `imago-requests purge`.
+(run_daily, a job of imago_core/background.py) and as `imago-requests purge`.
 """
 from __future__ import annotations
 
@@ -155,11 +155,6 @@ def purge(now: Optional[datetime] = None, dry_run: bool = False, settings: Optio
 
 
 # -- daily, inside the action server ------------------------------------------------
-_thread: Optional[threading.Thread] = None
-_thread_lock = threading.Lock()
-_stop = threading.Event()
-
-
 def daily_pass() -> PurgeReport:
     """Deletion requests completed in the ticket backend first (their erasure), then the purge."""
     from imago_core.erasure import refresh_open_deletions
@@ -181,19 +176,3 @@ def run_daily(stop: threading.Event, interval: timedelta = PURGE_INTERVAL,
         except Exception:  # noqa: BLE001 - a failed purge is retried on the next day
             logger.exception("retention purge failed; retried in %s", interval)
         stop.wait(interval.total_seconds())
-
-
-def start_daily_purge() -> None:
-    """Idempotent: one purge thread per process."""
-    global _thread
-    with _thread_lock:
-        if _thread is None or not _thread.is_alive():
-            _stop.clear()
-            _thread = threading.Thread(target=run_daily, args=(_stop,), name="retention-purge", daemon=True)
-            _thread.start()
-
-
-def stop_daily_purge(timeout: float = 5.0) -> None:
-    _stop.set()
-    if _thread is not None:
-        _thread.join(timeout)

@@ -1,9 +1,10 @@
 """Hooks for the rasa-sdk action server.
 
 rasa_sdk/plugin.py imports a package of exactly this name, if it is importable, and
-calls `init_hooks(manager)`; `rasa run actions` then calls every
-`attach_sanic_app_extensions(app)` before serving. That is the action server's
-startup hook: background jobs start with the server, not on a first action.
+calls `init_hooks(manager)`; `rasa run actions` (and actions/server.py, which builds
+its own app) then calls every `attach_sanic_app_extensions(app)` before serving. That
+is the action server's startup hook: background jobs (imago_core/background.py) start
+and stop with the server, not on a first action.
 """
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ hookimpl = pluggy.HookimplMarker("rasa_sdk")
 class BackgroundJobs:
     @hookimpl
     def attach_sanic_app_extensions(self, app) -> None:
-        async def start(_app, _loop) -> None:
-            from imago_core.background import start_background_jobs
+        from imago_core.background import start_background_jobs, stop_background_jobs
 
+        async def start(_app, _loop) -> None:
             start_background_jobs()
 
+        async def stop(_app, _loop) -> None:
+            stop_background_jobs()
+
         app.register_listener(start, "after_server_start")
+        app.register_listener(stop, "before_server_stop")
 
 
 def init_hooks(manager: pluggy.PluginManager) -> None:

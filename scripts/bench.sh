@@ -1,12 +1,33 @@
 #!/usr/bin/env bash
-# Accuracy, latency, memory and training time of this pipeline against Rasa's
-# default pipeline, in one run, then the retention purge; writes docs/benchmarks.md.
-# Takes ~35 minutes.
+# Benchmarks; write docs/benchmarks.md.
+#   scripts/bench.sh          1. serving path under load (Locust), this tree against the commit
+#                                before the scale work (dd92224), same model: ~15 min;
+#                             2. understanding (bench/bench.py): real visitors' questions and the
+#                                own held-out set side by side (accuracy, ask rate, honesty,
+#                                confusions) for this pipeline, the one before the sentence
+#                                encoder and Rasa's default; latency, memory, training: ~45 min;
+#                             3. the retention purge of 100,000 old conversations
+#   scripts/bench.sh --quick  skips 2
+# Locust (and py-spy) live in their own venv, bench/.venv-locust, so their gevent and
+# Flask never touch Rasa's venv.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_venv test
-export PYTHONWARNINGS=ignore
-"$PY" -m bench.bench "$@"
+MODEL="$(ensure_model)"
+export PYTHONWARNINGS=ignore IMAGO_TEST_MODEL="$MODEL"
+
+LOCUST_VENV="$ROOT/bench/.venv-locust"
+if [ ! -x "$LOCUST_VENV/bin/locust" ] || [ ! -x "$LOCUST_VENV/bin/py-spy" ]; then
+  log "creating $LOCUST_VENV (Locust, python-socketio client, py-spy)"
+  "$(find_python)" -m venv "$LOCUST_VENV"
+  "$LOCUST_VENV/bin/pip" install --quiet -r "$ROOT/bench/requirements-locust.txt"
+fi
+export LOCUST="$LOCUST_VENV/bin/locust"
+
+"$PY" -m bench.load --baseline "${BENCH_BASELINE:-dd92224}" --seconds "${BENCH_SECONDS:-30}"
+if [ "${1:-}" != "--quick" ]; then
+  "$PY" -m bench.bench
+fi
 # The retention purge of 100,000 old conversations (adds its section to docs/benchmarks.md).
 "$PY" -m bench.purge_bench

@@ -110,3 +110,32 @@ def test_parallel_identical_requests_get_one_reference_on_postgresql(pg_env):
     from tests.test_privacy_requests import assert_one_reference_for_parallel_requests
 
     assert_one_reference_for_parallel_requests()
+
+
+def test_an_old_escalations_table_gains_the_delivery_columns_on_postgresql(pg_env):
+    """As on SQLite (tests/test_privacy_requests.py): the NOT NULL delivery columns are
+    added with `NOT NULL DEFAULT <literal>`, the row already there gets the defaults."""
+    from sqlalchemy import create_engine, inspect
+
+    from imago_core.models import DeliveryState, Escalation
+
+    old = create_engine(pg_env)
+    with old.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE escalations (id SERIAL PRIMARY KEY, reference VARCHAR(16) NOT NULL UNIQUE, "
+            "conversation_id VARCHAR(255) NOT NULL, channel VARCHAR(64), reason VARCHAR(64) NOT NULL, "
+            "verified_email VARCHAR(320), open_requests TEXT, transcript TEXT NOT NULL, "
+            "created_at TIMESTAMP NOT NULL, status VARCHAR(32) NOT NULL, updated_at TIMESTAMP NOT NULL, "
+            "external_id VARCHAR(64))")
+        connection.exec_driver_sql(
+            "INSERT INTO escalations (reference, conversation_id, channel, reason, open_requests, transcript, "
+            "created_at, status, updated_at) VALUES ('ESC-OLD234', 'rest:c0', 'rest', 'asked', '[]', '[]', "
+            "'2026-01-01 00:00:00', 'waiting', '2026-01-01 00:00:00')")
+    old.dispose()
+    inspector = inspect(db_module.get_engine())
+    columns = {c["name"]: c for c in inspector.get_columns("escalations")}
+    assert not columns["delivery_state"]["nullable"] and not columns["backend"]["nullable"]
+    assert "ix_escalations_delivery" in {i["name"] for i in inspector.get_indexes("escalations")}
+    with session_scope() as session:
+        row = session.execute(select(Escalation)).scalar_one()
+        assert (row.backend, row.delivery_state, row.delivery_attempts) == ("local", DeliveryState.NOT_NEEDED, 0)

@@ -197,3 +197,66 @@ def test_a_database_from_an_older_release_gets_the_new_columns(tmp_path, monkeyp
     finally:
         db_module.reset_engine()
         reset_settings_cache()
+
+
+def test_an_old_escalations_table_gains_the_delivery_columns(tmp_path, monkeypatch):
+    """An escalations table from before the outbox: the NOT NULL delivery columns are added
+    with their defaults (rows already there get them), plus the delivery index, and the
+    old row is readable and deliverable through the new columns."""
+    from sqlalchemy import create_engine, inspect
+
+    from imago_core import db as db_module
+    from imago_core.models import DeliveryState, Escalation
+    from imago_core.settings import reset_settings_cache
+
+    path = tmp_path / "old.db"
+    old = create_engine(f"sqlite:///{path}")
+    with old.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE escalations (id INTEGER PRIMARY KEY, reference VARCHAR(16) NOT NULL UNIQUE, "
+            "conversation_id VARCHAR(255) NOT NULL, channel VARCHAR(64), reason VARCHAR(64) NOT NULL, "
+            "verified_email VARCHAR(320), open_requests TEXT, transcript TEXT NOT NULL, "
+            "created_at DATETIME NOT NULL, status VARCHAR(32) NOT NULL, updated_at DATETIME NOT NULL, "
+            "external_id VARCHAR(64))")
+        connection.exec_driver_sql(
+            "INSERT INTO escalations VALUES (1, 'ESC-OLD234', 'rest:c0', 'rest', 'asked', NULL, '[]', '[]', "
+            "'2026-01-01 00:00:00', 'waiting', '2026-01-01 00:00:00', NULL)")
+    old.dispose()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("OTP_SECRET", "test-secret-0123456789-abcdefghij")
+    reset_settings_cache()
+    db_module.reset_engine()
+    try:
+        inspector = inspect(db_module.get_engine())
+        columns = {c["name"]: c for c in inspector.get_columns("escalations")}
+        for name in ("backend", "delivery_state", "delivery_attempts", "next_attempt_at", "last_error"):
+            assert name in columns
+        assert not columns["delivery_state"]["nullable"] and not columns["delivery_attempts"]["nullable"]
+        assert "ix_escalations_delivery" in {i["name"] for i in inspector.get_indexes("escalations")}
+        with session_scope() as session:
+            row = session.execute(select(Escalation)).scalar_one()
+            assert (row.backend, row.delivery_state, row.delivery_attempts) == ("local", DeliveryState.NOT_NEEDED, 0)
+            row.delivery_state = DeliveryState.PENDING
+        with db_module.get_engine().connect() as connection:
+            assert connection.exec_driver_sql("SELECT delivery_state FROM escalations").scalar() == "pending"
+        # Run again on the upgraded database: nothing left to add.
+        assert db_module.add_missing_columns(db_module.get_engine(), Escalation.metadata) == []
+    finally:
+        db_module.reset_engine()
+        reset_settings_cache()
+
+
+def test_a_not_null_column_without_a_scalar_default_is_refused(tmp_path):
+    from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine
+
+    from imago_core.db import add_missing_columns
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE things (id INTEGER PRIMARY KEY)")
+    metadata = MetaData()
+    Table("things", metadata, Column("id", Integer, primary_key=True),
+          Column("label", String(8), nullable=False, default=lambda: "x"))
+    with pytest.raises(RuntimeError, match="no scalar default"):
+        add_missing_columns(engine, metadata)
+    engine.dispose()

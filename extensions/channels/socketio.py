@@ -15,6 +15,8 @@
    bytes are stripped; the client address for the send limits is taken from the
    connection (X-Forwarded-For only from TRUSTED_PROXIES) and overwrites whatever
    the client put in the metadata.
+5. With several replicas, emits go through Redis (extensions/channels/socketio_redis.py;
+   key `redis_url`), so a push from any replica reaches a visitor on any other.
 
 Configured in credentials.yml as `extensions.channels.socketio.PersistentSocketIOInput:`
 with the keys of Rasa's `socketio:` channel; the channel name stays "socketio".
@@ -34,6 +36,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from extensions.channels.socketio_redis import configured_redis_url, share_through_redis, start_listening
 from imago_core.client_address import (
     CLIENT_ADDRESS_KEY,
     MAX_MESSAGE_CHARS,
@@ -84,8 +87,26 @@ class PersistentSocketIOInput(SocketIOInput):
     def name(cls) -> Text:
         return "socketio"
 
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "PersistentSocketIOInput":
+        credentials = dict(credentials or {})
+        redis_url = configured_redis_url(credentials.pop("redis_url", None))
+        channel = super().from_credentials(credentials)
+        channel.redis_url = redis_url
+        return channel
+
+    redis_url: Optional[str] = None
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
+        sio = self.sio
+        if self.redis_url:
+            share_through_redis(sio, self.redis_url)
+
+            @blueprint.listener("after_server_start")
+            async def _listen_to_other_replicas(_app, _loop) -> None:
+                await start_listening(sio)
+
         # Registering an event again replaces Rasa's handler for it.
         self.sio.on("session_request", self._session_request, namespace=self.namespace)
 

@@ -142,8 +142,8 @@ class StaffConsoleInput(InputChannel):
     @_staff_only
     async def _escalation(self, request: Request, actor: str, row) -> HTTPResponse:
         transcript = json.loads(row.transcript)
-        tracker = await request.app.ctx.agent.tracker_store.retrieve(row.conversation_id)
-        if tracker is not None:  # live: includes what the visitor wrote while waiting
+        tracker = await request.app.ctx.agent.tracker_store.retrieve_full_tracker(row.conversation_id)
+        if tracker is not None:  # live, every session: includes what the visitor wrote while waiting
             transcript = transcript_from_events(e.as_dict() for e in tracker.events)
         return response.json({**_summary(row), "transcript": transcript,
                               "open_requests": json.loads(row.open_requests or "[]")})

@@ -137,12 +137,14 @@ class RTServer:
 
     # --- lifecycle -----------------------------------------------------------
 
-    def start(self, timeout: float = 120) -> "RTServer":
+    def start(self, timeout: float = 120, keep_database: bool = False) -> "RTServer":
+        """`keep_database=True` restarts a stopped server with its tickets (an outage)."""
         if not rt_installed():
             raise RTStartError(f"Request Tracker 5 is not installed ({RT_SERVER} missing)")
         started = time.monotonic()
         self._write_config()
-        self._init_database(timeout)
+        if not (keep_database and self.database.exists()):
+            self._init_database(timeout)
         self.timings["database"] = time.monotonic() - started
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

@@ -46,6 +46,8 @@ class Stack:
     tracker_store_yaml: Optional[str] = None
     lock_store_yaml: Optional[str] = None
     actions_url: Optional[str] = None
+    # Another checkout of the project to run (the benchmark's baseline side).
+    root: Path = ROOT
 
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
@@ -60,6 +62,8 @@ class Stack:
             "POLICY_URL": "http://localhost:8080/policy",
             "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
         })
+        if self.root != ROOT:
+            env["PYTHONPATH"] = str(self.root)
         env.update(self.env_overrides)
         return env
 
@@ -80,13 +84,13 @@ class Stack:
         if self.actions_url is None:
             log_actions = open(self.workdir / "actions.log", "wb")
             self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "actions.server", "--port", str(self.actions_port)],
-                cwd=ROOT, env=env, stdout=log_actions, stderr=subprocess.STDOUT, start_new_session=True))
+                self._action_server_command(), cwd=self.root, env=env, stdout=log_actions,
+                stderr=subprocess.STDOUT, start_new_session=True))
         self.processes.append(subprocess.Popen(
             [str(VENV_BIN / "rasa"), "run", "--model", trained_model(), "--port", str(self.rasa_port),
-             "--credentials", str(self.credentials or ROOT / "credentials.yml"), "--endpoints", str(endpoints),
+             "--credentials", str(self.credentials or self.root / "credentials.yml"), "--endpoints", str(endpoints),
              "--cors", "*"],
-            cwd=ROOT, env=env, stdout=log_rasa, stderr=subprocess.STDOUT, start_new_session=True))
+            cwd=self.root, env=env, stdout=log_rasa, stderr=subprocess.STDOUT, start_new_session=True))
         try:
             if self.actions_url is None:
                 wait_until(lambda: requests.get(f"http://127.0.0.1:{self.actions_port}/health", timeout=2).ok,
@@ -96,6 +100,13 @@ class Stack:
             self.stop()
             raise RuntimeError("stack did not start:\n" + self.logs()[-4000:])
         return self
+
+    def _action_server_command(self) -> List[str]:
+        """The token-guarded entry point (actions/server.py); a baseline checkout from
+        before it existed (the benchmark's) has only rasa-sdk's own."""
+        if (self.root / "actions" / "server.py").exists():
+            return [sys.executable, "-m", "actions.server", "--port", str(self.actions_port)]
+        return [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.actions_port), "--actions", "actions"]
 
     def _rasa_ready(self) -> bool:
         for process in self.processes:
@@ -116,11 +127,15 @@ class Stack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
 
-    def say(self, sender: str, message: str) -> List[dict]:
+    def say(self, sender: str, message: str, client: Optional[str] = None) -> List[dict]:
+        """`client`: the visitor's address as a load balancer forwards it (X-Forwarded-For;
+        believed only with TRUSTED_PROXIES=127.0.0.1 in the stack's environment)."""
         token = self.env_overrides.get("REST_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if client:
+            headers["X-Forwarded-For"] = client
         response = requests.post(f"{self.url}/webhooks/rest/webhook",
-                                 json={"sender": sender, "message": message}, timeout=60,
-                                 headers={"Authorization": f"Bearer {token}"} if token else {})
+                                 json={"sender": sender, "message": message}, timeout=60, headers=headers)
         response.raise_for_status()
         return response.json()
 
