@@ -531,11 +531,13 @@ class ActionFileRequest(Action):
                 get_settings().ticket_backend, None, verifier.address_key(email),
             ))
         await _after_recording()
-        dispatcher.utter_message(text=_filed_message(views))
-        for view in views:
-            export_note = await asyncio.to_thread(_mail_assistant_export, view, email)
-            if export_note:
-                dispatcher.utter_message(text=export_note)
+        note = None
+        for view in views:  # one copy of the assistant's data, even for access and export together
+            note = await asyncio.to_thread(_mail_assistant_export, view, email)
+            if note:
+                break
+        # One reply: the export note belongs to the filing it follows.
+        dispatcher.utter_message(text="\n\n".join(filter(None, [_filed_message(views), note])))
         return _reset_slots()
 
 

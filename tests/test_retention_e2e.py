@@ -61,7 +61,7 @@ def stack(seeded_workdir, smtp_server):
 
 
 def code_from(smtp, address: str) -> str:
-    message = smtp.last_to(address)
+    message = smtp.last_code_to(address)
     assert message is not None, f"no mail to {address}"
     return re.search(r"\b(\d{6})\b", message.message.get_content()).group(1)
 

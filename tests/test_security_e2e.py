@@ -51,7 +51,7 @@ def say(stack: Stack, sender: str, text: str, client=None) -> str:
 
 
 def code_from(smtp, address: str) -> str:
-    message = smtp.last_to(address)
+    message = smtp.last_code_to(address)
     assert message is not None, f"no mail to {address}"
     return re.search(r"\b(\d{6})\b", message.message.get_content()).group(1)
 

@@ -72,8 +72,8 @@ def ask_retention(chat):
 
 
 def code_from_mail(smtp, address: str) -> str:
-    wait_until(lambda: smtp.last_to(address) is not None, timeout=15, interval=0.1, what=f"a mail to {address}")
-    body = smtp.last_to(address).message.get_content()
+    wait_until(lambda: smtp.last_code_to(address) is not None, timeout=15, interval=0.1, what=f"a mail to {address}")
+    body = smtp.last_code_to(address).message.get_content()
     return re.search(r"\b(\d{6})\b", body).group(1)
 
 

@@ -96,12 +96,12 @@ class Runner:
 
     def code_for(self, key: str) -> str:
         address = self.addresses[key]
-        message = self.smtp.last_to(address)
+        message = self.smtp.last_code_to(address)
         assert message is not None, f"no code was mailed to {key}\n{self.log()}"
         return re.search(r"\b(\d{6})\b", message.message.get_content()).group(1)
 
     def mails_to(self, key: str) -> int:
-        return sum(1 for m in list(self.smtp.messages) if self.addresses[key] in m.recipients)
+        return len(self.smtp.code_mails_to(self.addresses[key]))
 
     def fill(self, text: str) -> str:
         text = re.sub(r"\{code(?::(\w+))?\}", lambda m: self.code_for(m.group(1) or "email"), text)

@@ -113,6 +113,16 @@ class TestSmtpServer:
                     return item
         return None
 
+    def code_mails_to(self, address: str) -> list:
+        """The one-time-code mails to an address: plain one-part mails (an access or export
+        request also mails the visitor a JSON copy, as an attachment)."""
+        with self.lock:
+            return [m for m in self.messages if address in m.recipients and not m.message.is_multipart()]
+
+    def last_code_to(self, address: str) -> Optional[Received]:
+        mails = self.code_mails_to(address)
+        return mails[-1] if mails else None
+
     def env(self) -> dict:
         """Environment for the project's SMTP mailer to use this server."""
         return {
