@@ -260,7 +260,10 @@ class ValidateRequestForm(FormValidationAction):
                                          client_address(tracker))
         if result.status is SendStatus.SENT:
             dispatcher.utter_message(
-                text=f"{lead}I've sent a 6-digit code to {mask_email(email)}. Please type it here; it's valid for "
+                # The same words whether or not the address's own ceiling held the mail back:
+                # true either way, and they reveal nothing about anyone else asking.
+                text=f"{lead}I've sent a 6-digit code to {mask_email(email)} if it can take one (an address gets "
+                "at most 3 codes in 15 minutes, whoever asks). Please type it here; it's valid for "
                 f"{get_settings().code_ttl_minutes} minutes. Didn't get it? Say \"new code\". Say \"cancel\" to stop."
             )
             return {"email": email, "otp_code": None, "reprompted": True}
