@@ -37,7 +37,7 @@ from sqlalchemy import func, select, update
 from imago_core import audit
 from imago_core.db import session_scope
 from imago_core.models import DeliveryState, Escalation, PrivacyRequest, RequestStatus, utcnow
-from imago_core.privacy_requests import format_date
+from imago_core.privacy_requests import format_date, request_by_reference
 from imago_core.tickets.base import (
     BackendAuthError,
     PermanentBackendError,
@@ -286,11 +286,7 @@ def retry_delivery(reference: str, actor: str = "staff") -> None:
     """Puts a failed (or waiting) request back in the queue, due now. The next attempt
     looks the reference up before creating, as every retry does."""
     with session_scope() as session:
-        row = session.execute(
-            select(PrivacyRequest).where(PrivacyRequest.reference == reference.upper())
-        ).scalar_one_or_none()
-        if row is None:
-            raise LookupError(f"no request with reference {reference}")
+        row = request_by_reference(session, reference)
         if row.delivery_state is DeliveryState.DELIVERED:
             raise ValueError(f"{row.reference} is already delivered (ticket {row.external_id})")
         if row.delivery_state is DeliveryState.NOT_NEEDED:

@@ -116,13 +116,19 @@ def requests_for(email: str, conversation_id: Optional[str] = None) -> List[Requ
         return [RequestView.of(row) for row in rows]
 
 
+def request_by_reference(session, reference: str) -> PrivacyRequest:
+    """The request with this reference (any case), or LookupError naming it."""
+    row = session.execute(
+        select(PrivacyRequest).where(PrivacyRequest.reference == reference.strip().upper())
+    ).scalar_one_or_none()
+    if row is None:
+        raise LookupError(f"no request with reference {reference}")
+    return row
+
+
 def set_status(reference: str, status: RequestStatus, actor: str = "staff", note: Optional[str] = None) -> RequestView:
     with session_scope() as session:
-        row = session.execute(
-            select(PrivacyRequest).where(PrivacyRequest.reference == reference.upper())
-        ).scalar_one_or_none()
-        if row is None:
-            raise LookupError(f"no request with reference {reference}")
+        row = request_by_reference(session, reference)
         previous = row.status
         row.status, row.status_changed_at = status, utcnow()
         audit.record("status_changed", request_id=row.id, actor=actor, session=session,

@@ -25,6 +25,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from extensions.tracker_store import RedactingSQLTrackerStore
 from tests.support.net import wait_until
+from tests.test_conversation_rest import code_from
 from tests.support.stack import ROOT, Stack, reply_text
 
 pytestmark = pytest.mark.e2e
@@ -60,10 +61,6 @@ def stack(seeded_workdir, smtp_server):
     running.stop()
 
 
-def code_from(smtp, address: str) -> str:
-    message = smtp.last_code_to(address)
-    assert message is not None, f"no mail to {address}"
-    return re.search(r"\b(\d{6})\b", message.message.get_content()).group(1)
 
 
 def verify(stack: Stack, smtp, sender: str, address: str, opening: str) -> str:

@@ -18,6 +18,7 @@ import requests
 
 from imago_core.client_address import TOO_LONG_REPLY
 from tests.support.net import free_port
+from tests.test_conversation_rest import code_from
 from tests.support.stack import ACTION_SERVER_TOKEN, ROOT, VENV_BIN, Stack, reply_text
 from tests.support.widget_client import WidgetClient
 
@@ -50,10 +51,6 @@ def say(stack: Stack, sender: str, text: str, client=None) -> str:
     return reply_text(response.json())
 
 
-def code_from(smtp, address: str) -> str:
-    message = smtp.last_code_to(address)
-    assert message is not None, f"no mail to {address}"
-    return re.search(r"\b(\d{6})\b", message.message.get_content()).group(1)
 
 
 def mails_to(smtp, address: str) -> int:
