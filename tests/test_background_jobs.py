@@ -100,7 +100,7 @@ def test_action_server_delivers_a_pending_request_at_startup(tmp_path, rt_outage
     """A request recorded before a restart is delivered once the server is up, with no
     conversation turn to wake anything."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'imago.db'}")
-    from actions import db
+    from imago_core import db
     from imago_core.settings import reset_settings_cache
 
     reset_settings_cache()

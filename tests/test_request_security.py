@@ -53,7 +53,7 @@ def test_draft_with_a_nul_byte_is_stored_on_postgresql(isolated_env, postgres, m
 
     from sqlalchemy import select
 
-    from actions import db as db_module
+    from imago_core import db as db_module
     from imago_core.db import session_scope
     from imago_core.models import RequestDraft, RequestType
     from imago_core.settings import reset_settings_cache
