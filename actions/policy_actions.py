@@ -14,6 +14,7 @@ from imago_core.policy.triage import (
     Decision,
     candidates_for,
     decide,
+    names_no_subject,
     never_mentioned,
     runner_up,
     section_close_to_silent,
@@ -108,6 +109,8 @@ class ActionAnswerPolicy(Action):
             return []
         ranking = _ranking(tracker)
         text = tracker.latest_message.get("text", "")
+        if names_no_subject(text):  # a confident reading of a message that names nothing: ask
+            return await ActionPolicyFallback().run(dispatcher, tracker, domain)
         if never_mentioned(text, _confidence_of(ranking, intent)):
             say_policy_is_silent(dispatcher, text)
             return [SlotSet("fallback_count", 0)]

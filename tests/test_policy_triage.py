@@ -138,3 +138,20 @@ async def test_confident_topic_about_a_never_mentioned_subject_says_the_policy_i
                            ranking=[{"name": "policy_purposes", "confidence": 0.7}])
     dispatcher, _ = await _run(ActionAnswerPolicy(), tracker)
     assert "doesn't say anything about health or medical data" in texts(dispatcher)[0]
+
+
+@pytest.mark.parametrize("text, vague", [
+    ("the thing with the stuff from before", True),   # points at something, names nothing
+    ("what about that one thing?", True),
+    ("do you keep my location?", False),                # a subject, however short
+    ("what do you do with my information", False),      # "information" is a subject here
+    ("and how long?", False),                           # a follow-up names its subject ("long")
+    ("flibber gnoo wazzle", False),                     # unknown words are the classifier's call
+    ("我的資料會保存多久？", False),                      # other scripts too
+])
+def test_a_message_that_names_no_subject_is_asked_about_not_answered(text, vague):
+    from imago_core.policy.triage import names_no_subject
+
+    assert names_no_subject(text) is vague
+    if vague:  # however confident the classifier is about some section
+        assert triage(text, ("policy_purposes", 0.97), ("policy_sharing", 0.01)).kind == "ask"

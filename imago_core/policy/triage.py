@@ -96,9 +96,31 @@ def runner_up(ranking: Sequence[Dict[str, Any]], catalogue: Catalogue, exclude: 
     return None
 
 
+# Words that point at something without naming it. A message made of nothing else
+# ("the thing with the stuff from before") names no subject, however confident the
+# classifier is: it is asked about, never answered.
+VAGUE_WORDS = frozenset(
+    """thing things stuff something anything everything whatever one ones earlier said mentioned
+    question questions bit part lot matter point same other""".split()  # never "information", "data"
+)
+
+
+def names_no_subject(text: str) -> bool:
+    """True when the message has no word beyond function words and vague pointers
+    (only Latin letters count: other scripts are left to the classifier)."""
+    from imago_core.policy.search import STOPWORDS
+
+    words = re.findall(r"[a-z]+", text.lower())
+    if not words or re.search(r"[^\x00-\x7f]", text):
+        return False
+    return all(word in STOPWORDS or word in VAGUE_WORDS or len(word) < 3 for word in words)
+
+
 def decide(text: str, ranking: Sequence[Dict[str, Any]], catalogue: Catalogue, search: PolicySearch) -> Decision:
     """What to do with a message the FallbackClassifier was unsure about."""
     entries = ranked(ranking)
+    if names_no_subject(text):
+        return Decision("ask", candidates=candidates_for(text, ranking, catalogue, search))
     if not entries:
         return Decision("ask", candidates=candidates_for(text, ranking, catalogue, search))
     top = entries[0]
