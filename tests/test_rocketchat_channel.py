@@ -137,6 +137,16 @@ async def test_outgoing_webhook_reaches_bot_per_room(harness):
     assert harness.fake.posted_messages() == [{"roomId": ROOM, "text": "echo: what data do you keep?"}]
 
 
+async def test_nul_bytes_are_stripped_and_overlong_messages_are_answered_not_processed(harness, fake):
+    await harness.post(webhook_payload("what data\x00 do you keep?"))
+    [message] = harness.bot.messages
+    assert message.text == "what data do you keep?"
+
+    await harness.post(webhook_payload("x" * 2001))
+    assert len(harness.bot.messages) == 1  # the overlong message never reached the bot
+    assert any("too long" in (c.body.get("text") or "") for c in message_calls(fake))
+
+
 async def test_livechat_visitor_message_reaches_bot_per_room(harness):
     status, body = await harness.post_livechat(livechat_payload("delete my data"))
 

@@ -45,6 +45,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from imago_core.handoff import record_forward_outcome
+from imago_core.client_address import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
 from imago_core.message_dedup import claim_once, was_claimed
 from extensions.channels.rocketchat_client import (  # noqa: F401 - re-exported for callers and tests
     DEFAULT_TIMEOUT,
@@ -459,8 +460,12 @@ class RocketChatInput(InputChannel):
                 shared = kind == "shared"
                 incoming.metadata["room_kind"] = kind
             sender = conversation_id(incoming.room_id, incoming.user_id, shared)
+            text = clean_text(incoming.text)  # the same rules as REST and socket.io (issue 9)
+            if len(text) > MAX_MESSAGE_CHARS:  # answered, neither processed nor stored
+                await output_channel.send_text_message(sender, TOO_LONG_REPLY)
+                continue
             try:
-                await on_new_message(UserMessage(incoming.text, output_channel, sender,
+                await on_new_message(UserMessage(text, output_channel, sender,
                                                  input_channel=self.name(), message_id=incoming.message_id,
                                                  metadata=incoming.metadata))
             except Exception:
