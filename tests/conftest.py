@@ -31,6 +31,18 @@ def isolated_env(tmp_path, monkeypatch):
     reset_settings_cache()
 
 
+@pytest.fixture
+def tracker_db(isolated_env, monkeypatch):
+    """A tracker-store database of its own, where the retention and erasure code looks."""
+    from imago_core import conversation_store
+
+    path = isolated_env / "tracker.db"
+    monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{path}")
+    reset_settings_cache()
+    yield path
+    conversation_store.dispose_engines()
+
+
 @pytest.fixture(scope="session")
 def smtp_server(tmp_path_factory) -> TestSmtpServer:
     server = TestSmtpServer(Path(tmp_path_factory.mktemp("smtp"))).start()

@@ -6,13 +6,12 @@ import json
 import sqlite3
 from datetime import timedelta
 
-import pytest
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import select
 
-from imago_core import conversation_store, staff_cli
+from imago_core import staff_cli
 from imago_core.data_export import after_request_filed, build_export
 from imago_core.db import session_scope
 from imago_core.models import (
@@ -27,20 +26,10 @@ from imago_core.models import (
     utcnow,
 )
 from imago_core.privacy_requests import record_request, set_status
-from imago_core.settings import reset_settings_cache
 from extensions.tracker_store import RedactingSQLTrackerStore
 from tests.test_mail import mailer_for
 
 JANE, SAM = "jane@example.org", "sam@example.org"
-
-
-@pytest.fixture
-def tracker_db(isolated_env, monkeypatch):
-    path = isolated_env / "tracker.db"
-    monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{path}")
-    reset_settings_cache()
-    yield path
-    conversation_store.dispose_engines()
 
 
 async def chat(path, sender: str, email: str, code: str = "482913") -> None:

@@ -13,7 +13,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import func, select
 
-from imago_core import conversation_store, staff_cli
+from imago_core import staff_cli
 from imago_core.db import session_scope
 from imago_core.models import (
     AuditEvent,
@@ -33,15 +33,6 @@ from imago_core.settings import ConfigError, get_settings, reset_settings_cache
 from extensions.tracker_store import RedactingSQLTrackerStore
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def tracker_db(isolated_env, monkeypatch):
-    path = isolated_env / "tracker.db"
-    monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{path}")
-    reset_settings_cache()
-    yield path
-    conversation_store.dispose_engines()
 
 
 async def write_conversation(path, sender: str, at: datetime, turns: int = 3) -> None:
