@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from imago_core.policy.catalogue import Catalogue
-from imago_core.policy.search import PolicySearch
+from imago_core.policy.search import STOPWORDS, PolicySearch
 
 FALLBACK_INTENT = "nlu_fallback"
 SILENT_INTENT = "policy_silent"
@@ -108,8 +108,6 @@ VAGUE_WORDS = frozenset(
 def names_no_subject(text: str) -> bool:
     """True when the message has no word beyond function words and vague pointers
     (only Latin letters count: other scripts are left to the classifier)."""
-    from imago_core.policy.search import STOPWORDS
-
     words = re.findall(r"[a-z]+", text.lower())
     if not words or re.search(r"[^\x00-\x7f]", text):
         return False
