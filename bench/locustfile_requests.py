@@ -11,6 +11,8 @@ import uuid
 import requests
 from locust import HttpUser, task
 
+from locustfile_policy import rest_headers
+
 SINK = os.environ.get("SMTP_SINK_URL", "http://127.0.0.1:8025")
 
 
@@ -31,7 +33,7 @@ class VerifiedRequester(HttpUser):
         # Each visitor its own address (X-Forwarded-For, believed from loopback with
         # TRUSTED_PROXIES=127.0.0.1, set by bench/load.py), as behind a load balancer:
         # otherwise every visitor shares 127.0.0.1's per-client code limits.
-        headers = {"X-Forwarded-For": client} if client else {}
+        headers = rest_headers(client)
         with self.client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text},
                               name=step, timeout=60, catch_response=True, headers=headers) as response:
             said = " ".join(m.get("text") or "" for m in (response.json() if response.status_code == 200 else []))

@@ -3,6 +3,7 @@ loopback HTTP side from which the Locust process reads the latest code mailed to
 address: GET /code?to=ADDRESS -> 200 "123456", or 404 while none has arrived."""
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 import threading
@@ -21,6 +22,8 @@ class SmtpSink:
         self.http = None
 
     def start(self) -> "SmtpSink":
+        # aiosmtpd logs a deprecation warning of its own for every AUTH login.
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
         self.smtp.start()
         smtp = self.smtp
 
