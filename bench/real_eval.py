@@ -115,9 +115,10 @@ def links_in(replies: Iterable[dict]) -> List[str]:
 def flow_started(tracker_db: Path, sender: str) -> bool:
     """Whether a form became active in this conversation (read from the tracker
     store, so it does not depend on the wording of the request flow)."""
+    # The channel prefixes the conversation id ("rest:<sender>", docs/security.md).
     with sqlite3.connect(tracker_db) as db:
-        rows = db.execute("SELECT data FROM events WHERE sender_id = ? AND type_name = 'active_loop'",
-                          (sender,)).fetchall()
+        rows = db.execute("SELECT data FROM events WHERE sender_id IN (?, ?) AND type_name = 'active_loop'",
+                          (sender, f"rest:{sender}")).fetchall()
     return any((json.loads(data or "{}").get("name")) for (data,) in rows)
 
 

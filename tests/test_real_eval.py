@@ -55,3 +55,20 @@ def test_both_file_formats_load():
     assert {"retention"} in [set(i.topics) for i in held]
     assert any(i.flow for i in held) and any(not i.topics for i in held)
     assert not any("real person" in i.q for i in held)  # hand-off requests are skipped
+
+
+def test_flow_started_finds_the_channel_prefixed_conversation(tmp_path):
+    import json
+    import sqlite3
+
+    from bench.real_eval import flow_started
+
+    db = tmp_path / "tracker.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE events (sender_id TEXT, type_name TEXT, data TEXT)")
+        conn.execute("INSERT INTO events VALUES (?, 'active_loop', ?)",
+                     ("rest:eval-1", json.dumps({"name": "request_form"})))
+        conn.execute("INSERT INTO events VALUES (?, 'active_loop', ?)", ("rest:eval-2", json.dumps({"name": None})))
+    assert flow_started(db, "eval-1")
+    assert not flow_started(db, "eval-2")
+    assert not flow_started(db, "eval-3")

@@ -1,5 +1,6 @@
 """Intent classifier: logistic regression over every featurizer's sentence features,
-each featurizer's block scaled to unit length first.
+each featurizer's block scaled to unit length first, blended with a vote of the
+nearest training examples in the sentence encoder's space.
 
 Rasa's own LogisticRegressionClassifier (which this extends, for its training,
 persistence with skops and output) stacks raw features, so the word and character
@@ -9,20 +10,37 @@ embedding) gets equal footing by default, counts are damped (log 1 + count), and
 is configurable. On this project's data it generalised better to real visitors'
 questions than DIET on the same features, and trains in seconds, not minutes
 (docs/benchmarks.md).
+
+The nearest-neighbour vote: the k training examples closest (cosine) to the message
+in the dense sentence embedding each vote for their intent, weighted by
+exp(temperature * (similarity - 1)); the normalised votes are mixed into the
+regression's probabilities with `neighbours_weight`. The regression draws one
+boundary per intent through the whole feature space; the vote instead follows the
+meaning of the few examples most like the message, which carries better to the way
+real visitors phrase things (+2 points on the real questions, +0.7 on the held-out
+set, docs/benchmarks.md). The training embeddings are kept with the model (about
+7 MB); the vote costs one matrix-vector product per message.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+import logging
+from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 import scipy.sparse
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.utils.tensorflow.constants import RANKING_LENGTH
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
+from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.nlu.training_data.message import Message
 from sklearn.linear_model import LogisticRegression
+
+logger = logging.getLogger(__name__)
+NEIGHBOURS_FILE = "neighbours.npz"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -41,6 +59,17 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
             "block_weights": {},
             # "balanced" evens out intents with fewer examples; None treats all alike.
             "class_weight": None,
+            # The nearest-neighbour vote (module docstring): its share of the final
+            # probabilities (0 turns it off), how many neighbours vote, and how
+            # sharply closer ones outweigh the rest.
+            "neighbours_weight": 0.4,
+            "neighbours": 10,
+            "neighbours_temperature": 20.0,
+            # Catch-all intents ("the policy doesn't say", off-topic) are defined by
+            # what they are not, so a neighbour says little about them: the
+            # regression alone gives their probability, and the vote only shares
+            # out the rest among the other intents.
+            "neighbours_keep_out": ["policy_silent", "out_of_scope"],
         }
 
     def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage,
@@ -51,6 +80,10 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
             tol=self.config["tol"], class_weight=self.config["class_weight"],
             random_state=self.config["random_state"],
         )
+        # Training examples' unit sentence embeddings and their intents' indices in
+        # self.clf.classes_ (None: no vote).
+        self._memory: Optional[np.ndarray] = None
+        self._memory_labels: Optional[np.ndarray] = None
 
     def _block(self, features: Any, weight: float) -> scipy.sparse.csr_matrix:
         if scipy.sparse.issparse(features):
@@ -72,3 +105,88 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
             rows.append(scipy.sparse.hstack(
                 [self._block(f.features, float(weights.get(str(f.origin), 1.0))) for f in sentence]).tocsr())
         return scipy.sparse.vstack(rows).tocsr()
+
+    @staticmethod
+    def _embedding(message: Message) -> Optional[np.ndarray]:
+        """The message's dense sentence embedding, unit length, or None."""
+        for f in message.features:
+            if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and not f.is_sparse():
+                vector = np.asarray(f.features, dtype=np.float32).reshape(-1)
+                norm = float(np.linalg.norm(vector))
+                return vector / norm if norm > 0 else None
+        return None
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        if not examples:
+            return super().train(training_data)
+        X, y = self._create_X(examples), [e.get(INTENT) for e in examples]
+        self.clf.fit(X, y)
+        vectors = [self._embedding(e) for e in examples]
+        if float(self.config["neighbours_weight"]) > 0 and all(v is not None for v in vectors):
+            index = {name: i for i, name in enumerate(self.clf.classes_)}
+            self._memory = np.vstack(vectors).astype(np.float32)
+            self._memory_labels = np.array([index[label] for label in y], dtype=np.int32)
+            keep_out = set(self.config["neighbours_keep_out"] or [])
+            voters = np.array([label not in keep_out for label in y])
+            self._memory, self._memory_labels = self._memory[voters], self._memory_labels[voters]
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        super().persist()
+        if self._memory is not None:
+            with self._model_storage.write_to(self._resource) as model_dir:
+                np.savez(model_dir / NEIGHBOURS_FILE, vectors=self._memory, labels=self._memory_labels)
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "BalancedLogisticClassifier":
+        component = super().load(config, model_storage, resource, execution_context, **kwargs)
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                path = model_dir / NEIGHBOURS_FILE
+                if path.exists():
+                    with np.load(path, allow_pickle=False) as saved:
+                        component._memory, component._memory_labels = saved["vectors"], saved["labels"]
+        except ValueError:
+            pass  # untrained: the parent's load already fell back to create()
+        return component
+
+    def _neighbour_votes(self, vector: np.ndarray) -> np.ndarray:
+        """Each intent's share of the k nearest training examples' weighted votes."""
+        similarities = self._memory @ vector
+        k = min(int(self.config["neighbours"]), len(similarities))
+        nearest = np.argpartition(-similarities, k - 1)[:k]
+        weights = np.exp(float(self.config["neighbours_temperature"]) * (similarities[nearest] - 1.0))
+        votes = np.bincount(self._memory_labels[nearest], weights=weights, minlength=len(self.clf.classes_))
+        return votes / votes.sum()
+
+    def probabilities(self, messages: List[Message]) -> np.ndarray:
+        """(messages, intents) probabilities, columns in self.clf.classes_ order."""
+        probas = self.clf.predict_proba(self._create_X(messages))
+        share = float(self.config["neighbours_weight"])
+        if self._memory is None or share <= 0:
+            return probas
+        keep_out = set(self.config["neighbours_keep_out"] or [])
+        voting = np.array([name not in keep_out for name in self.clf.classes_])
+        for row, message in enumerate(messages):
+            vector = self._embedding(message)
+            if vector is None or not len(self._memory):  # no text to embed: the regression alone
+                continue
+            rest = probas[row][voting].sum()  # what the regression leaves to the voting intents
+            probas[row][voting] = (1 - share) * probas[row][voting] + share * rest * self._neighbour_votes(vector)[voting]
+        return probas
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if not messages:
+            return messages
+        probas = self.probabilities(messages)
+        for row, message in enumerate(messages):
+            ranking = sorted(({"name": name, "confidence": float(p)} for name, p in zip(self.clf.classes_, probas[row])),
+                             key=lambda e: -e["confidence"])
+            message.set("intent", ranking[0], add_to_output=True)
+            if self.config[RANKING_LENGTH] > 0:
+                ranking = ranking[: self.config[RANKING_LENGTH]]
+            message.set("intent_ranking", ranking, add_to_output=True)
+        return messages

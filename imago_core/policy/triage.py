@@ -24,7 +24,7 @@ OUT_OF_SCOPE_INTENT = "out_of_scope"
 # Below the FallbackClassifier's threshold the top intent is still answered when it
 # has at least this confidence and leads the runner-up by this factor.
 ANSWER_MIN_CONFIDENCE = 0.15
-CLEAR_LEAD_RATIO = 1.3
+CLEAR_LEAD_RATIO = 1.1
 # A runner-up section worth an "Also see" button.
 ALSO_SEE_MIN_CONFIDENCE = 0.05
 # The likeliest topics offered when asking.
