@@ -7,7 +7,8 @@
 #                             2. understanding (bench/bench.py): real visitors' questions and the
 #                                own held-out set side by side (accuracy, ask rate, honesty,
 #                                confusions) for this pipeline, the one before the sentence
-#                                encoder and Rasa's default; latency, memory, training: ~45 min;
+#                                encoder (and Rasa's default with BENCH_WITH_DEFAULT=1, +30 min);
+#                                latency, memory, training: ~15 min;
 #                             3. the retention purge of 100,000 old conversations
 #   scripts/bench.sh --quick  skips 2
 # Locust (and py-spy) live in their own venv, bench/.venv-locust, so their gevent and
@@ -29,7 +30,8 @@ export LOCUST="$LOCUST_VENV/bin/locust"
 
 "$PY" -m bench.load --baseline "${BENCH_BASELINE:-dd92224}" --seconds "${BENCH_SECONDS:-30}"
 if [ "${1:-}" != "--quick" ]; then
-  "$PY" -m bench.bench
+  # Rasa's default pipeline takes ~27 min to train here: compared only on request.
+  if [ -n "${BENCH_WITH_DEFAULT:-}" ]; then "$PY" -m bench.bench; else "$PY" -m bench.bench --skip-default; fi
 fi
 # The retention purge of 100,000 old conversations (adds its section to docs/benchmarks.md).
 "$PY" -m bench.purge_bench
