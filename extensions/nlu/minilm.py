@@ -47,14 +47,25 @@ class _GraphWriter:
         self._count = 0
 
     def const(self, name: str, value: np.ndarray) -> str:
-        from onnx import numpy_helper
-
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        # Kept as arrays until the model exists, then written straight into it
+        # (add_initializers_to): onnx's make_graph and make_model would copy every
+        # TensorProto twice, tripling the load's peak memory.
+        self.initializers.append((name, value))
         return name
+
+    def add_initializers_to(self, model) -> None:
+        from onnx import TensorProto
+
+        while self.initializers:
+            name, value = self.initializers.pop(0)
+            tensor = model.graph.initializer.add()
+            tensor.name, tensor.data_type = name, TensorProto.INT64 if value.dtype == np.int64 else TensorProto.FLOAT
+            tensor.dims.extend(value.shape)
+            tensor.raw_data = np.ascontiguousarray(value, dtype=value.dtype).tobytes()
 
     def weight(self, name: str, transpose: bool = False) -> str:
         # PyTorch Linear stores (out, in); transposed once here, not per call.
-        value = self.weights[self.prefix + name].astype(np.float32)
+        value = np.asarray(self.weights[self.prefix + name], dtype=np.float32)  # no copy
         return self.const(name, value.T if transpose else value)
 
     def op(self, op_type: str, inputs: Sequence[str], **attributes) -> str:
@@ -131,9 +142,11 @@ def build_onnx_model(model_dir: Path):
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "length"]),
          helper.make_tensor_value_info("attention_mask", TensorProto.FLOAT, ["batch", "length"])],
         [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "length", hidden])],
-        g.initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    del graph, weights
+    g.weights = None
+    g.add_initializers_to(model)
     model.ir_version = 8  # what ONNX Runtime 1.16 reads
     return model, config
 
@@ -154,8 +167,13 @@ class MiniLM:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # its shape-merge notes are noise, errors still raise
-        self._session = onnxruntime.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        # Each copy of the 90 MB of weights is dropped as soon as the next one exists
+        # (the graph's, the serialised bytes, ONNX Runtime's): the server's peak
+        # memory counts them all if they overlap.
+        serialized = model.SerializeToString()
+        del model
+        self._session = onnxruntime.InferenceSession(serialized, options, providers=["CPUExecutionProvider"])
+        del serialized
 
     def forward(self, batch_ids: Sequence[Sequence[int]]) -> Tuple[np.ndarray, np.ndarray]:
         """Last hidden states (batch, length, hidden) and the attention mask (batch, length)."""
