@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -248,11 +249,14 @@ def main() -> int:
         *header, *reply_rows, *rows, "", NOTES,
     ])
     print("\n" + report)
-    # Keep the serving-path section that bench/load.py writes into the same file.
+    # Keep the sections that bench/load.py and bench/purge_bench.py write into the same file.
     previous = args.out.read_text() if args.out.exists() else ""
     if "<!-- load:begin -->" in previous and "<!-- load:end -->" in previous:
         block = previous[previous.index("<!-- load:begin -->"):previous.index("<!-- load:end -->")]
         report += "\n\n" + block + "<!-- load:end -->"
+    purge = re.search(r"^## Retention purge\n.*?(?=^## |<!-- load:begin -->|\Z)", previous, re.S | re.M)
+    if purge:
+        report += "\n\n" + purge.group(0).rstrip("\n")
     args.out.write_text(report + "\n")
     print(f"written to {args.out}")
     return 0

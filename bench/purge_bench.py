@@ -6,7 +6,7 @@ is in progress.
 Builds a SQLite tracker store with Rasa's own schema (created by the project's
 tracker store) holding N old conversations of E events each, plus a verification,
 a code and a code send per conversation in the project's database, and 1,000
-recent conversations. Then purges (actions/retention.py) while another process
+recent conversations. Then purges (imago_core/retention.py) while another process
 plays a live conversation through the real tracker store, turn after turn
 (retrieve, add a message, save), as the Rasa server would, and reports the purge time and the turn latency before and
 during the purge. Writes its section into docs/benchmarks.md.
@@ -150,7 +150,7 @@ def measure(conversations: int, events: int) -> Dict:
         "turn_p95_during_ms": percentile(during, 95) * 1000, "turn_max_during_ms": max(during, default=0) * 1000,
     }
     print(json.dumps(result, indent=2), flush=True)
-    from actions import conversation_store
+    from imago_core import conversation_store
     from imago_core.db import reset_engine
 
     conversation_store.dispose_engines()
