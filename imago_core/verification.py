@@ -58,6 +58,20 @@ _EMAIL = re.compile(
 _CODE = re.compile(r"(?<!\d)(\d[\s-]?){5}\d(?!\d)")
 
 
+# What may wrap a bare value: spaces, quotes, brackets, a final full stop.
+_WRAPPING = " \t\r\n\"'<>().。"
+
+
+def is_only_email_or_code(text: str) -> bool:
+    """Whether the message is nothing but one address or one code, as the request
+    flow reads them (so that an address's words are never read as an intent)."""
+    text = text or ""
+    if len(text) > 400:
+        return False
+    value = text.strip(_WRAPPING)
+    return bool(_EMAIL.fullmatch(value) or _CODE.fullmatch(value))
+
+
 def extract_email(text: str) -> Optional[str]:
     """The address in what the visitor typed ("it's Jane@Example.org"), normalised,
     or None when there is not exactly one plausible address."""

@@ -6,11 +6,11 @@ reply is the bare value. The classifier reads meaning into such a value's words:
 marketing opt-out, and the form stopped instead of sending a code. A bare value
 names no intent, so this component (after the classifier, before the
 FallbackClassifier) makes it `inform` with full confidence; anything with another
-word in it ("cancel, my address is ...") is left to the classifier.
+word in it ("cancel, my address is ...") is left to the classifier. What counts as an
+address or a code is the request flow's own reading (imago_core.verification).
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, List, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -21,15 +21,9 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from imago_core.verification import is_only_email_or_code as is_bare_value
+
 INFORM = "inform"
-# One address, or a 6-digit code (as typed: "482913", "482 913", "482-913"),
-# optionally wrapped in spaces, quotes, angle brackets or a final full stop.
-BARE_VALUE = re.compile(
-    r"""\s*["'<(]?\s*(?:[^\s@"'<>()]{1,64}@[^\s@"'<>()]{1,255}\.[A-Za-z]{2,24}|\d{3}[\s-]?\d{3})\s*[>)"']?\s*\.?\s*""")
-
-
-def is_bare_value(text: str) -> bool:
-    return len(text or "") <= 400 and BARE_VALUE.fullmatch(text or "") is not None
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
