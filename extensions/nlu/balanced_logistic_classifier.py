@@ -122,14 +122,12 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
             return super().train(training_data)
         X, y = self._create_X(examples), [e.get(INTENT) for e in examples]
         self.clf.fit(X, y)
-        vectors = [self._embedding(e) for e in examples]
-        if float(self.config["neighbours_weight"]) > 0 and all(v is not None for v in vectors):
+        keep_out = set(self.config["neighbours_keep_out"] or [])
+        voters = [(self._embedding(e), label) for e, label in zip(examples, y) if label not in keep_out]
+        if voters and float(self.config["neighbours_weight"]) > 0 and all(v is not None for v, _ in voters):
             index = {name: i for i, name in enumerate(self.clf.classes_)}
-            self._memory = np.vstack(vectors).astype(np.float32)
-            self._memory_labels = np.array([index[label] for label in y], dtype=np.int32)
-            keep_out = set(self.config["neighbours_keep_out"] or [])
-            voters = np.array([label not in keep_out for label in y])
-            self._memory, self._memory_labels = self._memory[voters], self._memory_labels[voters]
+            self._memory = np.vstack([v for v, _ in voters]).astype(np.float32)
+            self._memory_labels = np.array([index[label] for _, label in voters], dtype=np.int32)
         self.persist()
         return self._resource
 

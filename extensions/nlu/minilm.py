@@ -61,7 +61,7 @@ class _GraphWriter:
             tensor = model.graph.initializer.add()
             tensor.name, tensor.data_type = name, TensorProto.INT64 if value.dtype == np.int64 else TensorProto.FLOAT
             tensor.dims.extend(value.shape)
-            tensor.raw_data = np.ascontiguousarray(value, dtype=value.dtype).tobytes()
+            tensor.raw_data = value.tobytes()  # C order, also for a transposed view
 
     def weight(self, name: str, transpose: bool = False) -> str:
         # PyTorch Linear stores (out, in); transposed once here, not per call.
