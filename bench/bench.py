@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.nlu_eval import evaluate, load_examples  # noqa: E402
+from bench.purge_bench import SECTION_PATTERN  # noqa: E402
 from bench.real_eval import load_items, run_items, summarise  # noqa: E402
 from tests.support.stack import Stack  # noqa: E402
 
@@ -281,7 +281,7 @@ def main() -> int:
     if "<!-- load:begin -->" in previous and "<!-- load:end -->" in previous:
         block = previous[previous.index("<!-- load:begin -->"):previous.index("<!-- load:end -->")]
         report += "\n\n" + block + "<!-- load:end -->"
-    purge = re.search(r"^## Retention purge\n.*?(?=^## |<!-- load:begin -->|\Z)", previous, re.S | re.M)
+    purge = SECTION_PATTERN.search(previous)
     if purge:
         report += "\n\n" + purge.group(0).rstrip("\n")
     args.out.write_text(report + "\n")

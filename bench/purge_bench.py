@@ -188,10 +188,13 @@ def section(r: Dict) -> str:
     ])
 
 
+# This benchmark's section of docs/benchmarks.md, up to the next section or the load block.
+SECTION_PATTERN = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |<!-- load:begin -->|\Z)", re.S | re.M)
+
+
 def write_section(out: Path, text: str) -> None:
     current = out.read_text() if out.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    current = pattern.sub("", current).rstrip("\n")
+    current = SECTION_PATTERN.sub("", current).rstrip("\n")
     out.write_text(current + "\n\n" + text)
 
 
