@@ -3,6 +3,8 @@ tests/support/fake_zendesk.py) through the delivery outbox; the conversation sid
 tests/test_handoff.py, the outage and retries in tests/test_background_jobs.py."""
 from __future__ import annotations
 
+import pytest
+
 from imago_core.delivery import SUSPENDED_TAG, deliver_pending
 from imago_core.handoff import create_escalation, get_escalation
 from imago_core.models import DeliveryState
@@ -13,12 +15,17 @@ EMAIL = "suspended.person@example.org"
 EVENTS = [{"event": "user", "text": "I want to talk to a person"}]
 
 
-def test_escalation_for_a_suspended_requester_is_filed_without_requester(isolated_env, fake_zendesk, monkeypatch):
+@pytest.fixture
+def zendesk_backend(isolated_env, fake_zendesk, monkeypatch):
+    """Tickets go to the fake Zendesk, authenticated with OAuth client credentials."""
     for name, value in {"TICKET_BACKEND": "zendesk", "ZENDESK_URL": fake_zendesk.url,
                         "ZENDESK_CLIENT_ID": fake_zendesk.client_id,
                         "ZENDESK_CLIENT_SECRET": fake_zendesk.client_secret}.items():
         monkeypatch.setenv(name, value)
     reset_settings_cache()
+
+
+def test_escalation_for_a_suspended_requester_is_filed_without_requester(zendesk_backend, fake_zendesk):
     fake_zendesk.suspend_user(EMAIL)
 
     escalation = create_escalation("rc:ROOM1", "rocketchat", "asked for a person", EVENTS, verified_email=EMAIL)
@@ -36,13 +43,8 @@ def test_escalation_for_a_suspended_requester_is_filed_without_requester(isolate
     assert [t["id"] for t in fake_zendesk.tickets] == [int(row.external_id)]
 
 
-def test_a_second_pass_files_nothing_again(isolated_env, fake_zendesk, monkeypatch):
+def test_a_second_pass_files_nothing_again(zendesk_backend, fake_zendesk):
     """Delivered once: later passes (from any replica's loop) leave it alone."""
-    for name, value in {"TICKET_BACKEND": "zendesk", "ZENDESK_URL": fake_zendesk.url,
-                        "ZENDESK_CLIENT_ID": fake_zendesk.client_id,
-                        "ZENDESK_CLIENT_SECRET": fake_zendesk.client_secret}.items():
-        monkeypatch.setenv(name, value)
-    reset_settings_cache()
     escalation = create_escalation("rest:c1", "rest", "asked for a person", EVENTS, verified_email=None)
     assert deliver_pending().delivered == 1
     assert deliver_pending().delivered == 0

@@ -1,6 +1,7 @@
 """Recording requests, due dates, references and the staff command-line tool."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
@@ -164,10 +165,11 @@ def test_a_closed_request_frees_its_type_for_a_new_one(isolated_env):
     assert record_request("again@example.org", RequestType.EXPORT, None, "rest", "c3").reference == second.reference
 
 
-def test_a_database_from_an_older_release_gets_the_new_columns(tmp_path, monkeypatch):
-    """A privacy_requests table as the first release made it: the new nullable columns are
-    added in place (with the unique open-request index), rows kept, and the rule holds."""
-    from sqlalchemy import create_engine, inspect
+@contextmanager
+def older_release_database(tmp_path, monkeypatch, *statements: str):
+    """The project's database as an older release left it (built by `statements`),
+    with the settings and engine pointed at it for the duration."""
+    from sqlalchemy import create_engine
 
     from imago_core import db as db_module
     from imago_core.settings import reset_settings_cache
@@ -175,59 +177,61 @@ def test_a_database_from_an_older_release_gets_the_new_columns(tmp_path, monkeyp
     path = tmp_path / "old.db"
     old = create_engine(f"sqlite:///{path}")
     with old.begin() as connection:
-        connection.exec_driver_sql(
-            "CREATE TABLE privacy_requests (id INTEGER PRIMARY KEY, reference VARCHAR(16) NOT NULL UNIQUE, "
-            "request_type VARCHAR(32) NOT NULL, email VARCHAR(320) NOT NULL, details TEXT, channel VARCHAR(64), "
-            "conversation_id VARCHAR(255), received_at DATETIME NOT NULL, due_at DATETIME NOT NULL, "
-            "status VARCHAR(32) NOT NULL, status_changed_at DATETIME, backend VARCHAR(32) NOT NULL, "
-            "delivery_state VARCHAR(32) NOT NULL, external_id VARCHAR(64), delivery_attempts INTEGER NOT NULL, "
-            "next_attempt_at DATETIME, last_error VARCHAR(255))")
-        connection.exec_driver_sql(
-            "INSERT INTO privacy_requests VALUES (1, 'PRV-OLD234', 'access', 'old@example.org', NULL, 'rest', 'c0', "
-            "'2026-01-01 00:00:00', '2026-02-01 00:00:00', 'completed', NULL, 'local', 'not_needed', NULL, 0, NULL, NULL)")
+        for statement in statements:
+            connection.exec_driver_sql(statement)
     old.dispose()
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
     monkeypatch.setenv("OTP_SECRET", "test-secret-0123456789-abcdefghij")
     reset_settings_cache()
     db_module.reset_engine()
     try:
-        columns = {c["name"] for c in inspect(db_module.get_engine()).get_columns("privacy_requests")}
-        assert "open_key" in columns
-        assert_one_reference_for_parallel_requests(6, rows_before=1)
+        yield db_module.get_engine()
     finally:
         db_module.reset_engine()
         reset_settings_cache()
+
+
+def test_a_database_from_an_older_release_gets_the_new_columns(tmp_path, monkeypatch):
+    """A privacy_requests table as the first release made it: the new nullable columns are
+    added in place (with the unique open-request index), rows kept, and the rule holds."""
+    from sqlalchemy import inspect
+
+    with older_release_database(
+        tmp_path, monkeypatch,
+        "CREATE TABLE privacy_requests (id INTEGER PRIMARY KEY, reference VARCHAR(16) NOT NULL UNIQUE, "
+        "request_type VARCHAR(32) NOT NULL, email VARCHAR(320) NOT NULL, details TEXT, channel VARCHAR(64), "
+        "conversation_id VARCHAR(255), received_at DATETIME NOT NULL, due_at DATETIME NOT NULL, "
+        "status VARCHAR(32) NOT NULL, status_changed_at DATETIME, backend VARCHAR(32) NOT NULL, "
+        "delivery_state VARCHAR(32) NOT NULL, external_id VARCHAR(64), delivery_attempts INTEGER NOT NULL, "
+        "next_attempt_at DATETIME, last_error VARCHAR(255))",
+        "INSERT INTO privacy_requests VALUES (1, 'PRV-OLD234', 'access', 'old@example.org', NULL, 'rest', 'c0', "
+        "'2026-01-01 00:00:00', '2026-02-01 00:00:00', 'completed', NULL, 'local', 'not_needed', NULL, 0, NULL, NULL)",
+    ) as engine:
+        columns = {c["name"] for c in inspect(engine).get_columns("privacy_requests")}
+        assert "open_key" in columns
+        assert_one_reference_for_parallel_requests(6, rows_before=1)
 
 
 def test_an_old_escalations_table_gains_the_delivery_columns(tmp_path, monkeypatch):
     """An escalations table from before the outbox: the NOT NULL delivery columns are added
     with their defaults (rows already there get them), plus the delivery index, and the
     old row is readable and deliverable through the new columns."""
-    from sqlalchemy import create_engine, inspect
+    from sqlalchemy import inspect
 
     from imago_core import db as db_module
     from imago_core.models import DeliveryState, Escalation
-    from imago_core.settings import reset_settings_cache
 
-    path = tmp_path / "old.db"
-    old = create_engine(f"sqlite:///{path}")
-    with old.begin() as connection:
-        connection.exec_driver_sql(
-            "CREATE TABLE escalations (id INTEGER PRIMARY KEY, reference VARCHAR(16) NOT NULL UNIQUE, "
-            "conversation_id VARCHAR(255) NOT NULL, channel VARCHAR(64), reason VARCHAR(64) NOT NULL, "
-            "verified_email VARCHAR(320), open_requests TEXT, transcript TEXT NOT NULL, "
-            "created_at DATETIME NOT NULL, status VARCHAR(32) NOT NULL, updated_at DATETIME NOT NULL, "
-            "external_id VARCHAR(64))")
-        connection.exec_driver_sql(
-            "INSERT INTO escalations VALUES (1, 'ESC-OLD234', 'rest:c0', 'rest', 'asked', NULL, '[]', '[]', "
-            "'2026-01-01 00:00:00', 'waiting', '2026-01-01 00:00:00', NULL)")
-    old.dispose()
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
-    monkeypatch.setenv("OTP_SECRET", "test-secret-0123456789-abcdefghij")
-    reset_settings_cache()
-    db_module.reset_engine()
-    try:
-        inspector = inspect(db_module.get_engine())
+    with older_release_database(
+        tmp_path, monkeypatch,
+        "CREATE TABLE escalations (id INTEGER PRIMARY KEY, reference VARCHAR(16) NOT NULL UNIQUE, "
+        "conversation_id VARCHAR(255) NOT NULL, channel VARCHAR(64), reason VARCHAR(64) NOT NULL, "
+        "verified_email VARCHAR(320), open_requests TEXT, transcript TEXT NOT NULL, "
+        "created_at DATETIME NOT NULL, status VARCHAR(32) NOT NULL, updated_at DATETIME NOT NULL, "
+        "external_id VARCHAR(64))",
+        "INSERT INTO escalations VALUES (1, 'ESC-OLD234', 'rest:c0', 'rest', 'asked', NULL, '[]', '[]', "
+        "'2026-01-01 00:00:00', 'waiting', '2026-01-01 00:00:00', NULL)",
+    ) as engine:
+        inspector = inspect(engine)
         columns = {c["name"]: c for c in inspector.get_columns("escalations")}
         for name in ("backend", "delivery_state", "delivery_attempts", "next_attempt_at", "last_error"):
             assert name in columns
@@ -237,13 +241,10 @@ def test_an_old_escalations_table_gains_the_delivery_columns(tmp_path, monkeypat
             row = session.execute(select(Escalation)).scalar_one()
             assert (row.backend, row.delivery_state, row.delivery_attempts) == ("local", DeliveryState.NOT_NEEDED, 0)
             row.delivery_state = DeliveryState.PENDING
-        with db_module.get_engine().connect() as connection:
+        with engine.connect() as connection:
             assert connection.exec_driver_sql("SELECT delivery_state FROM escalations").scalar() == "pending"
         # Run again on the upgraded database: nothing left to add.
-        assert db_module.add_missing_columns(db_module.get_engine(), Escalation.metadata) == []
-    finally:
-        db_module.reset_engine()
-        reset_settings_cache()
+        assert db_module.add_missing_columns(engine, Escalation.metadata) == []
 
 
 def test_a_not_null_column_without_a_scalar_default_is_refused(tmp_path):
