@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support.stack import Stack, reply_text
+from tests.support.trackers import stored_event_text
 
 pytestmark = pytest.mark.e2e
 
@@ -73,7 +74,7 @@ def test_full_deletion_request_over_rest(stack, smtp):
 
     # The code never reaches the tracker store in clear, nor the logs.
     with sqlite3.connect(stack.workdir / "tracker.db") as db:
-        stored = " ".join(r[0] for r in db.execute("select data from events where sender_id = ?", ("rest:" + sender,)))
+        stored = stored_event_text(r[0] for r in db.execute("select data from events where sender_id = ?", ("rest:" + sender,)))
     assert code not in stored and "******" in stored
     assert code not in stack.logs()
 

@@ -17,6 +17,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from extensions.tracker_store import RedactingSQLTrackerStore
+from tests.support.trackers import stored_event_text
 
 DOMAIN = Domain.from_yaml("""
 version: "3.1"
@@ -62,7 +63,7 @@ async def test_a_long_conversation_is_loaded_in_bounded_sessions_with_its_slots(
     said = [e.text for e in full.events if isinstance(e, UserUttered)]
     assert said == [f"question {n}" for n in range(60)]  # no turn lost, none doubled
     with sqlite3.connect(tmp_path / "t.db") as db:
-        stored = " ".join(row[0] for row in db.execute("select data from events"))
+        stored = stored_event_text(row[0] for row in db.execute("select data from events"))
     assert "482913" not in stored
 
 

@@ -18,6 +18,7 @@ from imago_core.settings import reset_settings_cache
 from imago_core.verification import CheckStatus, SendStatus, Verifier
 from tests.support.services import postgres  # noqa: F401 - session fixture
 from tests.test_verification import RecordingMailer
+from tests.support.trackers import stored_event_text
 
 
 @pytest.fixture
@@ -99,7 +100,7 @@ async def test_tracker_store_masks_codes_on_postgresql(postgres):  # noqa: F811
     ])
     await store.save(tracker)
     with store.session_scope() as session:
-        stored = " ".join(row.data for row in session.query(store.SQLEvent).filter_by(sender_id="pg-conv"))
+        stored = stored_event_text(row.data for row in session.query(store.SQLEvent).filter_by(sender_id="pg-conv"))
     assert "482913" not in stored and "the code is ******" in stored
     assert "123456 is my zip" in stored  # only answers to the code question are masked
     restored = await store.retrieve("pg-conv")

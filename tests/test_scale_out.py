@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 
 from tests.support.services import postgres, redis_server  # noqa: F401 - session fixtures
 from tests.support.stack import Stack, reply_text
+from tests.support.trackers import stored_event_text
 from tests.test_conversation_rest import code_from
 
 pytestmark = pytest.mark.e2e
@@ -60,7 +61,7 @@ def test_conversation_hopping_between_replicas(replicas, smtp, postgres):  # noq
 
     tracker = create_engine(f"postgresql+psycopg2://{postgres.user}@127.0.0.1:{postgres.port}/{tracker_db}")
     with tracker.connect() as connection:
-        stored = " ".join(r[0] for r in connection.execute(
+        stored = stored_event_text(r[0] for r in connection.execute(
             text("select data from events where sender_id = :s"), {"s": "rest:" + sender}))
     tracker.dispose()
     assert code not in stored and "******" in stored
