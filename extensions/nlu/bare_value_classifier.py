@@ -11,34 +11,19 @@ address or a code is the request flow's own reading (imago_core.verification).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Optional
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
-from rasa.shared.nlu.training_data.message import Message
 
+from extensions.nlu.fixed_intent import FixedIntentClassifier
 from imago_core.verification import is_only_email_or_code as is_bare_value
 
 INFORM = "inform"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class BareValueClassifier(GraphComponent, IntentClassifier):
-    @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "BareValueClassifier":
-        return cls()
+class BareValueClassifier(FixedIntentClassifier):
+    intent = INFORM
 
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            if not is_bare_value(message.get(TEXT)):
-                continue
-            others = [{**r, "confidence": 0.0} for r in message.get(INTENT_RANKING_KEY) or []
-                      if r.get("name") != INFORM]
-            message.set(INTENT, {"name": INFORM, "confidence": 1.0}, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [{"name": INFORM, "confidence": 1.0}, *others], add_to_output=True)
-        return messages
+    def matches(self, text: Optional[str]) -> bool:
+        return is_bare_value(text)
