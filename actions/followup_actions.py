@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from imago_core.followup import elliptical_follow_up, last_topic, resolve
 from actions.policy_actions import ActionPolicyFallback
 from actions.request_actions import ActionStartTask, ranked_request_intent
-from imago_core.request_flow import requested_types
+from imago_core.request_flow import asks_for_person, requested_types, sounds_like_complaint
 from imago_core.verification import extract_code, extract_email
 from imago_core.policy import get_catalogue
 from imago_core.settings import get_settings
@@ -22,6 +22,12 @@ def _previous_topic(tracker: Tracker):
         if event.get("event") == "bot":
             return last_topic([event.get("text") or ""])
     return None
+
+
+def _ranked(tracker: Tracker) -> List[str]:
+    """The classifier's three likeliest intents (nlu_fallback, which heads the ranking when it is unsure, aside)."""
+    names = [e.get("name") for e in tracker.latest_message.get("intent_ranking") or []]
+    return [name for name in names if name != "nlu_fallback"][:3]
 
 
 class ActionFollowUp(Action):
@@ -46,7 +52,8 @@ class ActionContextualFallback(Action):
     """Low NLU confidence, read with the words and the context the classifier lacks:
     a short follow-up right after a policy answer ("and how long?") is answered from
     that answer; a message naming request types while the classifier was torn between
-    them ("a copy, then delete it") starts (or changes) the request; an address or
+    them ("a copy, then delete it") starts (or changes) the request; an unplaced
+    complaint ("wtf is wrong with you") is offered a person; an address or
     code typed with nothing under way gets told what to ask for; anything else gets
     the usual did-you-mean."""
 
@@ -62,7 +69,14 @@ class ActionContextualFallback(Action):
             return [SlotSet("fallback_count", 0)]
         form_active = bool((tracker.active_loop or {}).get("name"))
         request_intent = ranked_request_intent(tracker)
-        if request_intent and requested_types(text):
+        asks_for_request = bool(request_intent and requested_types(text))
+        if asks_for_person(text) and "request_human" in _ranked(tracker) and not asks_for_request:
+            return [FollowupAction("action_handoff")]  # "this takes too long, just get me a human"
+        if sounds_like_complaint(text) and not asks_for_request:
+            # An angry remark the classifier couldn't place: a person is offered, nothing is filed.
+            dispatcher.utter_message(response="utter_offer_handoff_urgent")
+            return [SlotSet("fallback_count", 0)]
+        if asks_for_request:
             events = await ActionStartTask().start(dispatcher, tracker, request_intent)
             # In a form, the digression rule brings the form back; otherwise start it.
             return events + ([] if form_active else [FollowupAction("request_form")])

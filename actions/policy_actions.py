@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from imago_core.language import in_other_language
 from imago_core.policy import get_catalogue
 from imago_core.policy.search import get_search
 from imago_core.policy.triage import (
@@ -19,6 +20,7 @@ from imago_core.policy.triage import (
     runner_up,
     section_close_to_silent,
 )
+from imago_core.request_flow import sounds_like_complaint
 from imago_core.settings import get_settings
 
 # A second topic in the same message is answered only when the text search finds
@@ -216,6 +218,25 @@ def say_policy_is_silent(dispatcher: CollectingDispatcher, text: str) -> None:
         ),
         buttons=_buttons([("Talk to a person", "/request_human")]),
     )
+
+
+class ActionOutOfScope(Action):
+    """Off-topic, unless it is written in another language (then it may well be on
+    topic: the visitor is told which language the assistant reads and who can help)
+    or is a complaint (a person is offered)."""
+
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        text = tracker.latest_message.get("text", "")
+        if in_other_language(text):
+            dispatcher.utter_message(response="utter_other_language")
+        elif sounds_like_complaint(text):
+            dispatcher.utter_message(response="utter_offer_handoff_urgent")  # "you guys are useless"
+        else:
+            dispatcher.utter_message(response="utter_out_of_scope")
+        return []
 
 
 class ActionPolicySilent(Action):

@@ -30,9 +30,11 @@ from imago_core.policy import get_catalogue
 from imago_core.private_channel import in_shared_room, move_request
 from imago_core.privacy_requests import format_date, record_request, requests_for
 from imago_core.request_flow import (
+    asks_for_person,
     labels,
     sounds_like_complaint,
     merge_types,
+    negated_types,
     requested_types,
     types_for_start,
     wants_details_change,
@@ -153,6 +155,12 @@ class ActionStartTask(Action):
         types = types_for_start(text, RequestType(task))
         if under_way:
             return self._switch(dispatcher, tracker, under_way, merge_types(under_way, types, text), task)
+        if not types:
+            # Every type it named was negated ("I do NOT want you to delete anything"): nothing to file.
+            refused = negated_types(text) or [RequestType(task)]
+            dispatcher.utter_message(text=f"OK, I won't file a {labels(refused)} request. I can also send you a "
+                                     "copy of your data, correct it, export it or stop marketing emails: just say which.")
+            return [FollowupAction(ACTION_LISTEN)]
         if len(types) == 1:
             opening = f"I can file that for you: **{types[0].label}**."
         else:
@@ -193,9 +201,20 @@ class ValidateRequestForm(FormValidationAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
         candidates = tracker.slots_to_validate()
         step = tracker.get_slot("requested_slot")
-        if candidates and _activated_this_turn(tracker):
-            # The message that started the request is never an answer to its questions.
-            return [SlotSet(name, None) for name in candidates]
+        # At activation Rasa validates before the form counts as active (rasa/core/actions/forms.py, activate).
+        if _activated_this_turn(tracker) or not _form_is_active(tracker):
+            # The message that started the request answers none of its questions, except
+            # an email address it gives ("delete my data, I'm anna@example.org"): the
+            # code goes to it at once, as if typed at the address step.
+            events = [SlotSet(name, None) for name in candidates]
+            email = extract_email(tracker.latest_message.get("text") or "")
+            if email and "email" in await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain):
+                answer = await self._send_code(dispatcher, tracker, email)
+                events += [SlotSet(name, value) for name, value in answer.items()]
+            # As rasa-sdk's own run ends: the next question comes from our required_slots.
+            tracker.add_slots(events)
+            next_slot = await self.next_requested_slot(dispatcher, tracker, domain)
+            return events + ([next_slot] if next_slot else [])
         if step in candidates and self.interrupts(step, tracker):
             # Not an answer: the form steps aside, a rule answers, the form comes back.
             return [SlotSet(step, None), ActionExecutionRejected(FORM)]
@@ -214,8 +233,8 @@ class ValidateRequestForm(FormValidationAction):
             return False
         if intent == "affirm" and step != "confirmation" and _person_was_offered(tracker):
             return True  # "yes" to the offer of a person (data/rules/digressions.yml)
-        if step == "confirmation" and intent == "deny":
-            return True  # data/rules/digressions.yml: a "no" at the confirmation cancels
+        if step in ("email", "otp_code", "confirmation") and intent == "deny":
+            return True  # data/rules/requests.yml: a "no" instead of an answer cancels
         if step == "correction_details":
             if _CORRECTION_CUES.search(text) or confidence < 0.6 or intent == "request_correction":
                 return False
@@ -225,6 +244,8 @@ class ValidateRequestForm(FormValidationAction):
             return True
         if intent == "nlu_fallback" and ranked_request_intent(tracker) and requested_types(text):
             return True  # a request the classifier was torn about ("a copy, then delete it")
+        if intent == "nlu_fallback" and (asks_for_person(text) or sounds_like_complaint(text)):
+            return True  # action_contextual_fallback hands over or offers a person
         # Not understood: a question gets the did-you-mean reply, anything else the step's own hint.
         return intent == "nlu_fallback" and bool(_QUESTION.search(text))
 

@@ -22,15 +22,24 @@ _TYPE_PATTERNS = {
                         r"|\bcsv\b|\bjson\b",
     RequestType.DELETION: r"delet\w*|eras\w*|wipe\w*|forget (?:me|about me)|be forgotten|close my account"
                           r"|(?:remove|get rid of) (?:all |everything|my (?:data|info\w*|account|personal))",
-    RequestType.CORRECTION: r"correct(?!ly)\w*|rectif\w*|fix\w*|wrong|incorrect|misspel\w*|out of date|outdated"
-                            r"|update my",
-    RequestType.ACCESS: r"\bcopy\b|\baccess\b|what (?:data|info\w*) (?:do )?you (?:have|hold|keep)|see my data"
+    # "wrong" alone is also how people complain ("what is wrong with your company"): it
+    # names a correction only next to something a record holds.
+    RequestType.CORRECTION: r"correct(?!ly)\w*|rectif\w*|fix\w*|incorrect|misspel\w*|out of date|outdated|update my"
+                            r"|wrong (?:name|surname|address|e-?mail|phone|number|date|birthday|data|info\w*|details?"
+                            r"|spelling|record)|(?:name|surname|address|e-?mail|phone|number|birthday|date of birth|data"
+                            r"|info\w*|details?|record\w*|it|that|this) (?:\w+ ){0,2}(?:is|are|was|were|looks?) (?:\w+ )?wrong",
+    RequestType.ACCESS: r"\bcopy\b|\baccess\b|what (?:(?:personal )?(?:data|info\w*) )?(?:do )?you (?:have|hold|keep|store)"
+                        r"|see my data"
                         r"|see (?:all )?(?:the )?(?:data|info\w*) you",
 }
 _TYPE_RES = {kind: re.compile(rf"\b(?:{pattern})", re.I) for kind, pattern in _TYPE_PATTERNS.items()}
-# "don't delete anything", "no need to export", "not the marketing": the type is excluded.
-_NEGATION = re.compile(r"\b(?:don'?t|do not|dont|not|no need to|never|without|rather than|instead of|no)\s+"
-                       r"(?:\w+\s+){0,2}$", re.I)
+# "don't delete anything", "no need to export", "I do NOT want you to delete", "forget
+# correcting it": the type is excluded. A verb's negation reaches back up to five
+# words, a bare "no" or "without" two ("no i want you to delete it" asks for it),
+# and neither crosses a clause ("I don't know how, but delete it").
+_NEGATION = re.compile(r"(?:\b(?:don'?t|do not|doesn'?t|does not|not|no need to|never|forget(?: about)?|skip|scrap"
+                       r"|drop)\s+(?:\w+\s+){0,5}|\b(?:no|without|rather than|instead of)\s+(?:\w+\s+){0,2})$", re.I)
+_CLAUSE_BREAK = re.compile(r"[,.;:!?()]|\b(?:but|and|so|then|please|just|instead|rather)\b", re.I)
 _REPLACE_CUES = re.compile(r"\b(?:instead|rather|actually|switch|change (?:it|that|this|the request)|just|only)\b", re.I)
 _ADD_CUES = re.compile(r"\b(?:also|as well|too|in addition|additionally|plus|and then|another)\b", re.I)
 
@@ -47,8 +56,21 @@ _COMPLAINT = re.compile(
     r"\bcomplain\w*|\bcomplaint|\bunhappy with\b|\bnot happy with\b|\bdisgust\w*|\bfurious\b|\boutrage\w*"
     r"|\bviolat\w*|\breport(?:ing)? you\b|\blawyer\b|\bsu(?:e|ing) you\b|\bleak\w*|\bhack\w*"
     r"|\bunacceptable\b|\bmishandl\w*|\babus\w* (?:of )?my data|\bterrible\b|\bawful\b|\bappalling\b"
-    r"|\bdisappoint\w*|\bangry\b|\bupset\b|\bscandal\w*", re.I)
+    r"|\bdisappoint\w*|\bangry\b|\bupset\b|\bscandal\w*|\bwtf\b|\buseless\b|\bridiculous\b|\bpathetic\b"
+    r"|\brubbish\b|\bfed up\b|\bsick of\b|\bworst\b|\bshameful\b", re.I)
+_ASKS_FOR_PERSON = re.compile(
+    r"\b(?:human|real person|a person|someone (?:real|from)|somebody|an agent|a manager|your manager|staff member"
+    r"|customer service|support team|privacy team)\b", re.I)
 _MARKUP = re.compile(r"<[^>]{0,200}>|&[a-z]{2,6};|[*_`~]{1,3}")
+
+
+def _negated(text: str, start: int) -> bool:
+    """Whether the words just before `start`, in the same clause, negate what follows."""
+    before = text[max(0, start - 60):start]
+    breaks = list(_CLAUSE_BREAK.finditer(before))
+    if breaks:
+        before = before[breaks[-1].end():]
+    return bool(_NEGATION.search(before))
 
 
 def requested_types(text: str) -> List[RequestType]:
@@ -56,7 +78,7 @@ def requested_types(text: str) -> List[RequestType]:
     found = []
     for kind, pattern in _TYPE_RES.items():
         for match in pattern.finditer(text or ""):
-            if _NEGATION.search(text[max(0, match.start() - 40):match.start()]):
+            if _negated(text, match.start()):
                 continue
             found.append((match.start(), kind))
             break
@@ -67,7 +89,7 @@ def negated_types(text: str) -> List[RequestType]:
     negated = []
     for kind, pattern in _TYPE_RES.items():
         for match in pattern.finditer(text or ""):
-            if _NEGATION.search(text[max(0, match.start() - 40):match.start()]):
+            if _negated(text, match.start()):
                 negated.append(kind)
                 break
     return negated
@@ -108,6 +130,11 @@ def without_markup(text: str) -> str:
 def sounds_like_complaint(text: str) -> bool:
     """Complaint words anywhere in the message, whatever greeting or markup surrounds them."""
     return bool(_COMPLAINT.search(without_markup(text)))
+
+
+def asks_for_person(text: str) -> bool:
+    """A person is asked for in words ("just get me a human"), whatever the classifier made of it."""
+    return bool(_ASKS_FOR_PERSON.search(without_markup(text)))
 
 
 def labels(types: Iterable[RequestType]) -> str:

@@ -6,6 +6,7 @@ import pytest
 from imago_core.followup import last_topic, resolve
 from imago_core.models import RequestType as T
 from imago_core.request_flow import (
+    asks_for_person,
     merge_types,
     requested_types,
     sounds_like_complaint,
@@ -23,6 +24,19 @@ from imago_core.request_flow import (
     ("take me off your mailing list", [T.MARKETING_OPTOUT]),
     ("I want to correct my personal data", [T.CORRECTION]),
     ("what's the weather", []),
+    # Negation reaches a few words back, within its clause only.
+    ("I do NOT want you to delete my data, I just want to know what you have", [T.ACCESS]),
+    ("i'm not asking you to delete anything, i just want a copy", [T.ACCESS]),
+    ("actually forget correcting it, just delete my whole account", [T.DELETION]),
+    ("I don't know how this works, but please delete my account", [T.DELETION]),
+    ("i dont really understand it but delete my data", [T.DELETION]),
+    ("please delete my data and don't send me a copy", [T.DELETION]),
+    ("not looking to have my account erased, just send me a copy of my data", [T.ACCESS]),
+    ("no i want you to delete my data", [T.DELETION]),
+    # "wrong" is a correction next to something a record holds, not in a complaint.
+    ("my surname is spelt wrong in your system", [T.CORRECTION]),
+    ("you have the wrong phone number for me", [T.CORRECTION]),
+    ("wtf is wrong with your company", []),
 ])
 def test_every_type_named_is_read_and_negated_ones_are_not(text, types):
     assert requested_types(text) == types
@@ -31,6 +45,18 @@ def test_every_type_named_is_read_and_negated_ones_are_not(text, types):
 def test_the_classifier_type_counts_unless_negated():
     assert types_for_start("please do it", T.DELETION) == [T.DELETION]
     assert types_for_start("export it, don't delete anything", T.DELETION) == [T.EXPORT]
+    assert types_for_start("I do NOT want you to delete anything", T.DELETION) == []
+
+
+@pytest.mark.parametrize("text, person", [
+    ("this is taking way too long just get me a human", True),
+    ("can a real person look at this", True),
+    ("i want to speak to your manager", True),
+    ("what personal data do you hold", False),
+    ("do you share my data with other companies", False),
+])
+def test_a_person_asked_for_in_words(text, person):
+    assert asks_for_person(text) is person
 
 
 def test_a_new_type_replaces_unless_the_message_adds():
@@ -54,6 +80,7 @@ def test_details_change_is_recognised(text):
     ("<b>hi</b> I'm unhappy, I want to complain about how you handled my data", True),
     ("*hey* you leaked my email", True),
     ("hello there", False),
+    ("wtf, you guys are useless", True),
     ("hi, how long do you keep my data?", False),
 ])
 def test_complaints_are_found_behind_greetings_and_markup(text, complaint):
