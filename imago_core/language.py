@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Optional
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
@@ -26,7 +27,7 @@ io il gli della dei sono miei tuoi voglio vorrei dati cancellare perché perche 
 eu meu minha meus minhas você voce não nao obrigado dados apagar excluir quero gostaria
 ik niet mijn jij jullie wij gegevens verwijderen wil graag hoe waarom wanneer dank
 """.split())
-# Short words that the lists above share with English, and that cannot count either way.
+# Common English words: a message counts as foreign only when its foreign words outnumber these.
 _ENGLISH_WORDS = frozenset("""
 i me my mine you your yours we our they them their he she it its is are was were be been do does did
 have has had the a an and or but if of to in on at for with from by about what why how when where who
@@ -39,9 +40,10 @@ def _is_latin(char: str) -> bool:
     return "LATIN" in unicodedata.name(char, "")
 
 
-def in_other_language(text: str) -> bool:
+def in_other_language(text: Optional[str]) -> bool:
     """True when the message is written in a language other than English."""
-    letters = [c for c in text or "" if c.isalpha()]
+    text = text or ""
+    letters = [c for c in text if c.isalpha()]
     if not letters:
         return False  # emoji, digits, punctuation: nothing to read a language from
     other_script = sum(1 for c in letters if not _is_latin(c))

@@ -73,26 +73,24 @@ def _negated(text: str, start: int) -> bool:
     return bool(_NEGATION.search(before))
 
 
-def requested_types(text: str) -> List[RequestType]:
-    """Every request type the message asks for, in the order named, minus negated ones."""
+def _first_mentions(text: str, negated: bool) -> List[tuple]:
+    """(position, type) of each type's first mention that is (or is not) negated."""
     found = []
     for kind, pattern in _TYPE_RES.items():
         for match in pattern.finditer(text or ""):
-            if _negated(text, match.start()):
-                continue
-            found.append((match.start(), kind))
-            break
-    return [kind for _, kind in sorted(found, key=lambda pair: pair[0])]
+            if _negated(text, match.start()) is negated:
+                found.append((match.start(), kind))
+                break
+    return found
+
+
+def requested_types(text: str) -> List[RequestType]:
+    """Every request type the message asks for, in the order named, minus negated ones."""
+    return [kind for _, kind in sorted(_first_mentions(text, negated=False), key=lambda pair: pair[0])]
 
 
 def negated_types(text: str) -> List[RequestType]:
-    negated = []
-    for kind, pattern in _TYPE_RES.items():
-        for match in pattern.finditer(text or ""):
-            if _negated(text, match.start()):
-                negated.append(kind)
-                break
-    return negated
+    return [kind for _, kind in _first_mentions(text, negated=True)]
 
 
 def types_for_start(text: str, intent_type: Optional[RequestType]) -> List[RequestType]:

@@ -17,4 +17,4 @@ class OtherLanguageClassifier(FixedIntentClassifier):
     intent = "out_of_scope"
 
     def matches(self, text: Optional[str]) -> bool:
-        return in_other_language(text or "")
+        return in_other_language(text)
