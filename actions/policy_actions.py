@@ -20,7 +20,7 @@ from imago_core.policy.triage import (
     runner_up,
     section_close_to_silent,
 )
-from imago_core.request_flow import sounds_like_complaint
+from imago_core.requests.flow import sounds_like_complaint
 from imago_core.settings import get_settings
 
 # A second topic in the same message is answered only when the text search finds

@@ -29,6 +29,8 @@ from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 
+from imago_core.settings import get_settings
+
 logger = logging.getLogger(__name__)
 MIN_TOKEN_LENGTH = 32
 OPEN_PATHS = {"/health"}
@@ -77,8 +79,6 @@ def main(argv: Optional[list] = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("ACTIONS_PORT", "5055")))
     parser.add_argument("--actions", default="actions")
     args = parser.parse_args(argv)
-    from imago_core.settings import get_settings
-
     token = get_settings().action_server_token
     try:
         app = build_app(token or "", args.actions)

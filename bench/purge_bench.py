@@ -6,7 +6,7 @@ is in progress.
 Builds a SQLite tracker store with Rasa's own schema (created by the project's
 tracker store) holding N old conversations of E events each, plus a verification,
 a code and a code send per conversation in the project's database, and 1,000
-recent conversations. Then purges (imago_core/retention.py) while another process
+recent conversations. Then purges (imago_core/requests/retention.py) while another process
 plays a live conversation through the real tracker store, turn after turn
 (retrieve, add a message, save), as the Rasa server would, and reports the purge time and the turn latency before and
 during the purge. Writes its section into docs/benchmarks.md.
@@ -46,8 +46,8 @@ def _event_rows(sender: str, start: float, events: int):
 def build(workdir: Path, conversations: int, events: int, now: datetime) -> None:
     from rasa.shared.core.domain import Domain
 
-    from imago_core.db import get_engine, session_scope
-    from imago_core.models import CodeSend, OneTimeCode, VerifiedConversation
+    from imago_core.storage.db import get_engine, session_scope
+    from imago_core.storage.models import CodeSend, OneTimeCode, VerifiedConversation
     from extensions.tracker_store import RedactingSQLTrackerStore
 
     store = RedactingSQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(workdir / "tracker.db"))
@@ -110,7 +110,7 @@ def measure(conversations: int, events: int) -> Dict:
     workdir = Path(tempfile.mkdtemp(prefix="imago-purge-bench-"))
     os.environ.update({"DATABASE_URL": f"sqlite:///{workdir / 'imago.db'}", "IMAGO_DOTENV": "off",
                        "TRACKER_STORE_URL": f"sqlite:///{workdir / 'tracker.db'}"})
-    from imago_core.retention import purge
+    from imago_core.requests.retention import purge
     from imago_core.settings import reset_settings_cache
 
     reset_settings_cache()
@@ -150,8 +150,8 @@ def measure(conversations: int, events: int) -> Dict:
         "turn_p95_during_ms": percentile(during, 95) * 1000, "turn_max_during_ms": max(during, default=0) * 1000,
     }
     print(json.dumps(result, indent=2), flush=True)
-    from imago_core import conversation_store
-    from imago_core.db import reset_engine
+    from imago_core.storage import conversations as conversation_store
+    from imago_core.storage.db import reset_engine
 
     conversation_store.dispose_engines()
     reset_engine()
@@ -166,7 +166,7 @@ def section(r: Dict) -> str:
         f"Run `python -m bench.purge_bench` (part of `make bench`; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC): "
         f"{r['conversations']:,} conversations idle for 45 days ({r['events']:,} tracker-store events, SQLite), "
         f"each with a verification, a code and a code send in the project's database, plus 1,000 recent "
-        "conversations; `imago_core.retention.purge` in batches (500 conversations, 2,000 rows), while a live conversation in "
+        "conversations; `imago_core.requests.retention.purge` in batches (500 conversations, 2,000 rows), while a live conversation in "
         "another process (as in the Rasa server) takes turns through the real tracker store (retrieve, add a message, "
         "save) every 50 ms.", "",
         "| measure | value |", "|---|---|",

@@ -17,7 +17,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from extensions import startup
 from extensions.long_sessions import DEFAULT_MAX_SESSION_EVENTS, session_start_events
 from extensions.store_checks import ensure_sqlite_folder, require_database
-from imago_core.redaction import redact_all
+from imago_core.identity.redaction import redact_all
 
 startup.install()  # Rasa loads this store at startup: see extensions/startup.py
 

@@ -151,7 +151,7 @@ class Settings:
     mail_from: str = "IMAGO Privacy Assistant <privacy-assistant@localhost>"
     privacy_team_email: str = "support@Imagotechs.com"
     # Ticket backend, chosen like Rasa's stores: `local`, `rt`, `zendesk`, or the class
-    # path of a backend of your own (imago_core/tickets/factory.py builds it).
+    # path of a backend of your own (imago_core/delivery/tickets/factory.py builds it).
     ticket_backend: str = "local"
     ticket_timeout: float = 10.0
     rt_url: Optional[str] = None
@@ -160,10 +160,10 @@ class Settings:
     rt_user: Optional[str] = None
     rt_password: Optional[str] = field(repr=False, default=None)
     zendesk: ZendeskSettings = field(default_factory=ZendeskSettings)
-    # Codes one client network may have sent (imago_core/verification.py); see .env.example.
+    # Codes one client network may have sent (imago_core/identity/codes.py); see .env.example.
     code_sends_per_client_hour: int = 10
     code_sends_per_client_day: int = 30
-    # Retention (imago_core/retention.py); see .env.example.
+    # Retention (imago_core/requests/retention.py); see .env.example.
     conversation_retention_days: int = 30
     request_retention_days: int = 1095
     tracker_store_url: str = "sqlite:///var/tracker.db"

@@ -3,7 +3,7 @@
 rasa_sdk/plugin.py imports a package of exactly this name, if it is importable, and
 calls `init_hooks(manager)`; `rasa run actions` (and actions/server.py, which builds
 its own app) then calls every `attach_sanic_app_extensions(app)` before serving. That
-is the action server's startup hook: background jobs (imago_core/background.py) start
+is the action server's startup hook: background jobs (imago_core/service.py) start
 and stop with the server, not on a first action.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ hookimpl = pluggy.HookimplMarker("rasa_sdk")
 class BackgroundJobs:
     @hookimpl
     def attach_sanic_app_extensions(self, app) -> None:
-        from imago_core.background import start_background_jobs, stop_background_jobs
+        from imago_core.service import start_background_jobs, stop_background_jobs
 
         async def start(_app, _loop) -> None:
             start_background_jobs()

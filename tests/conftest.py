@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from imago_core import db as db_module
+import imago_core.service  # noqa: F401 - registers the outbox kinds, as every entry point does
+from imago_core.storage import db as db_module
 from imago_core.settings import reset_settings_cache
 from tests.support.smtp_server import TestSmtpServer
 
@@ -34,7 +35,7 @@ def isolated_env(tmp_path, monkeypatch):
 @pytest.fixture
 def tracker_db(isolated_env, monkeypatch):
     """A tracker-store database of its own, where the retention and erasure code looks."""
-    from imago_core import conversation_store
+    from imago_core.storage import conversations as conversation_store
 
     path = isolated_env / "tracker.db"
     monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{path}")

@@ -1,4 +1,4 @@
-"""Background work starts with the action server (rasa_sdk_plugins -> imago_core/background.py):
+"""Background work starts with the action server (rasa_sdk_plugins -> imago_core/service.py):
 the ticket delivery loop and the daily retention purge;
 and escalations reach the ticket backend through the same outbox as requests: an
 escalation made while Request Tracker is down is filed exactly once when it returns."""
@@ -15,9 +15,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from imago_core import background
-from imago_core.models import RequestType
-from imago_core.privacy_requests import record_request
+from imago_core import service as background
+from imago_core.storage.models import RequestType
+from imago_core.requests.records import record_request
 from tests.support.fake_zendesk import FakeZendesk
 from tests.support.net import free_port, wait_until
 from tests.support.rt_server import RTServer, require_rt
@@ -100,7 +100,7 @@ def test_action_server_delivers_a_pending_request_at_startup(tmp_path, rt_outage
     """A request recorded before a restart is delivered once the server is up, with no
     conversation turn to wake anything."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'imago.db'}")
-    from imago_core import db
+    from imago_core.storage import db
     from imago_core.settings import reset_settings_cache
 
     reset_settings_cache()

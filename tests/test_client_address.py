@@ -1,7 +1,7 @@
 """X-Forwarded-For is believed only from TRUSTED_PROXIES (issue 9, finding 5)."""
 from __future__ import annotations
 
-from imago_core.client_address import resolve_client, trusted_networks
+from imago_core.identity.client_address import resolve_client, trusted_networks
 
 PROXIES = trusted_networks("10.0.0.0/8, ::1")
 

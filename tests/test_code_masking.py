@@ -11,8 +11,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from imago_core.client_address import CLIENT_ADDRESS_KEY
-from imago_core.redaction import redact_all
+from imago_core.identity.client_address import CLIENT_ADDRESS_KEY
+from imago_core.identity.redaction import redact_all
 from extensions.tracker_store import RedactingSQLTrackerStore
 
 

@@ -12,12 +12,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from imago_core.db import session_scope
-from imago_core.delivery import deliver_pending, refresh_statuses
-from imago_core.models import AuditEvent, DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
-from imago_core.privacy_requests import record_request, requests_for
-from imago_core.tickets.zendesk import ZendeskBackend
-from imago_core.tickets.zendesk_auth import OAuthClientCredentials
+from imago_core.storage.db import session_scope
+from imago_core.delivery.outbox import deliver_pending
+from imago_core.requests.status_sync import refresh_statuses
+from imago_core.storage.models import AuditEvent, DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
+from imago_core.requests.records import record_request, requests_for
+from imago_core.delivery.tickets.zendesk import ZendeskBackend
+from imago_core.delivery.tickets.zendesk_auth import OAuthClientCredentials
 from tests.support.fake_zendesk import IDEMPOTENCY_WINDOW_SECONDS, FakeZendesk
 from tests.support.net import free_port
 
@@ -213,21 +214,21 @@ def test_without_the_lookup_an_expired_key_would_make_a_duplicate(isolated_env, 
     view = record()[0]
     deliver_pending(backend)
     zendesk.clock.advance(IDEMPOTENCY_WINDOW_SECONDS + 60)
-    from imago_core.delivery import draft_for
+    from imago_core.requests.tickets import draft_for
 
     backend.create(draft_for(row_for(view.reference)))
     assert len(zendesk.tickets) == 2
 
 
 def test_ticket_body_is_fixed_when_the_request_is_recorded(isolated_env, zendesk, monkeypatch):
-    import imago_core.delivery as delivery
+    import imago_core.requests.tickets as request_tickets
 
     view = record()[0]
     stored = row_for(view.reference).ticket_body
     assert stored and view.reference in stored and "details 0" in stored
     # A newer version composes bodies differently, and the details are edited: neither
     # may change what is sent under the request's Idempotency-Key.
-    monkeypatch.setattr(delivery, "compose_ticket_body", lambda row: "a different body")
+    monkeypatch.setattr(request_tickets, "compose_ticket_body", lambda row: "a different body")
     with session_scope() as session:
         session.execute(update(PrivacyRequest).values(details="edited later"))
     deliver_pending(backend_for(zendesk.url))
@@ -249,7 +250,7 @@ def test_access_token_expiring_mid_run_delivers_every_request_once(isolated_env,
 
 
 def test_suspended_requester_is_delivered_without_requester_and_flagged(isolated_env, zendesk, capsys):
-    from imago_core.staff_cli import main
+    from imago_core.cli.staff import main
 
     zendesk.suspend_user("visitor0@example.org")
     view = record()[0]
@@ -301,8 +302,8 @@ def test_suspended_requester_fallback_answer_lost_is_found_not_duplicated(isolat
 
 
 def test_refusal_keeps_details_fails_with_reason_and_retry_puts_it_back(isolated_env, zendesk, capsys, monkeypatch):
-    import imago_core.delivery as delivery
-    from imago_core.staff_cli import main
+    import imago_core.delivery.outbox as delivery
+    from imago_core.cli.staff import main
 
     view = record_request("not-an-address", RequestType.ACCESS, None, "socketio", "c", backend="zendesk")
     deliver_pending(backend_for(zendesk.url))
@@ -318,7 +319,7 @@ def test_refusal_keeps_details_fails_with_reason_and_retry_puts_it_back(isolated
     assert f"imago-requests deliver --retry {view.reference}" in shown
 
     # A retry while the cause is still there fails again, with the reason printed.
-    monkeypatch.setattr(delivery, "_configured_backend", lambda: backend_for(zendesk.url))
+    monkeypatch.setattr(delivery, "configured_backend", lambda: backend_for(zendesk.url))
     assert main(["deliver", "--retry", view.reference]) == 1
     assert f"{view.reference}: failed: Zendesk create ticket" in capsys.readouterr().out
 
@@ -333,7 +334,7 @@ def test_refusal_keeps_details_fails_with_reason_and_retry_puts_it_back(isolated
 
 
 def test_retry_refuses_unknown_and_delivered_requests(isolated_env, zendesk, capsys):
-    from imago_core.staff_cli import main
+    from imago_core.cli.staff import main
 
     view = record()[0]
     deliver_pending(backend_for(zendesk.url))

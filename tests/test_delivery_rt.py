@@ -16,11 +16,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from imago_core.db import session_scope
-from imago_core.delivery import deliver_pending
-from imago_core.models import AuditEvent, DeliveryState, PrivacyRequest, RequestType, utcnow
-from imago_core.privacy_requests import record_request
-from imago_core.tickets.rt import RequestTrackerBackend
+from imago_core.storage.db import session_scope
+from imago_core.delivery.outbox import deliver_pending
+from imago_core.storage.models import AuditEvent, DeliveryState, PrivacyRequest, RequestType, utcnow
+from imago_core.requests.records import record_request
+from imago_core.delivery.tickets.rt import RequestTrackerBackend
 from tests.support.net import free_port
 from tests.support.rt_server import RTServer, require_rt
 

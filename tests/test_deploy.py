@@ -108,7 +108,7 @@ def test_both_servers_get_the_shared_secrets_and_the_guarded_action_server(overl
 
 def test_dev_secret_passes_the_servers_own_checks():
     """The dev Secret's values are long enough for the servers' start-up checks."""
-    from imago_core.staff_auth import MIN_TOKEN_LENGTH as MIN_STAFF
+    from imago_core.identity.staff_auth import MIN_TOKEN_LENGTH as MIN_STAFF
     from actions.server import MIN_TOKEN_LENGTH as MIN_ACTION
 
     data = by_kind(render(KUBERNETES / "overlays/dev"), "Secret", "imago-secrets")["stringData"]

@@ -11,10 +11,10 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import select
 
-from imago_core import staff_cli
-from imago_core.data_export import after_request_filed, build_export
-from imago_core.db import session_scope
-from imago_core.models import (
+from imago_core.cli import staff as staff_cli
+from imago_core.requests.export import after_request_filed, build_export
+from imago_core.storage.db import session_scope
+from imago_core.storage.models import (
     AuditEvent,
     Escalation,
     EscalationStatus,
@@ -25,7 +25,7 @@ from imago_core.models import (
     VerifiedConversation,
     utcnow,
 )
-from imago_core.privacy_requests import record_request, set_status
+from imago_core.requests.records import record_request, set_status
 from extensions.tracker_store import RedactingSQLTrackerStore
 from tests.test_mail import mailer_for
 
@@ -133,8 +133,8 @@ async def test_failed_export_mail_is_told_to_the_visitor(tracker_db, smtp):
 
 
 async def test_deletion_completed_in_the_ticket_backend_erases_our_copy(tracker_db):
-    from imago_core.delivery import deliver_pending
-    from imago_core.erasure import refresh_open_deletions
+    from imago_core.delivery.outbox import deliver_pending
+    from imago_core.requests.status_sync import refresh_open_deletions
     from tests.support.fake_zendesk import FakeZendesk
     from tests.test_delivery import backend_for
 
@@ -158,7 +158,7 @@ async def test_deletion_completed_in_the_ticket_backend_erases_our_copy(tracker_
 
 
 async def test_history_written_back_by_a_turn_in_progress_is_erased_by_the_next_purge(tracker_db):
-    from imago_core.retention import purge
+    from imago_core.requests.retention import purge
 
     await chat(tracker_db, "conv-jane06", JANE)
     store = RedactingSQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(tracker_db))

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import requests
 
-from imago_core.handoff import transcript_from_events
+from imago_core.handoff.escalations import transcript_from_events
 from tests.support.stack import Stack, reply_text
 
 pytestmark = pytest.mark.e2e

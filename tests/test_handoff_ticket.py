@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from imago_core.delivery import SUSPENDED_TAG, deliver_pending
-from imago_core.handoff import create_escalation, get_escalation
-from imago_core.models import DeliveryState
+from imago_core.delivery.outbox import SUSPENDED_TAG, deliver_pending
+from imago_core.handoff.escalations import create_escalation, get_escalation
+from imago_core.storage.models import DeliveryState
 from imago_core.settings import reset_settings_cache
 from tests.support.fake_zendesk import fake_zendesk  # noqa: F401 - fixture
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from imago_core.client_address import resolve_client, trusted_networks
-from imago_core.verification import extract_code, extract_email, limit_address
+from imago_core.identity.client_address import resolve_client, trusted_networks
+from imago_core.identity.codes import extract_code, extract_email, limit_address
 from extensions.channels.rest import BadRequest, parse_body
 from extensions.channels.rocketchat import RocketChatInput
 
@@ -120,7 +120,7 @@ def test_rocketchat_webhook_bodies_never_raise(payload):
 @pytest.fixture(scope="module")
 def marker_database(tmp_path_factory):
     """The Omnichannel parser remembers closed rooms in the database: give it one."""
-    from imago_core import db as db_module
+    from imago_core.storage import db as db_module
     from imago_core.settings import reset_settings_cache
 
     with pytest.MonkeyPatch.context() as patch:

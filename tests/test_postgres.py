@@ -9,13 +9,14 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from imago_core import db as db_module
-from imago_core.db import session_scope
-from imago_core.delivery import _claim
-from imago_core.models import OneTimeCode, PrivacyRequest, RequestType
-from imago_core.privacy_requests import record_request
+from imago_core.storage import db as db_module
+from imago_core.storage.db import session_scope
+from imago_core.delivery.outbox import _claim
+from imago_core.requests.tickets import REQUEST_KIND
+from imago_core.storage.models import OneTimeCode, PrivacyRequest, RequestType
+from imago_core.requests.records import record_request
 from imago_core.settings import reset_settings_cache
-from imago_core.verification import CheckStatus, SendStatus, Verifier
+from imago_core.identity.codes import CheckStatus, SendStatus, Verifier
 from tests.support.services import postgres  # noqa: F401 - session fixture
 from tests.test_verification import RecordingMailer
 from tests.support.trackers import stored_event_text
@@ -63,11 +64,11 @@ def test_concurrent_delivery_loops_claim_each_row_once(pg_env):
         due = session.execute(select(PrivacyRequest.id, PrivacyRequest.next_attempt_at)).all()
     wins = []
     lock = threading.Lock()
-    from imago_core.models import utcnow
+    from imago_core.storage.models import utcnow
 
     def loop():
         for request_id, seen in due:
-            if _claim(request_id, seen, utcnow()):
+            if _claim(REQUEST_KIND, request_id, seen, utcnow()):
                 with lock:
                     wins.append(request_id)
 
@@ -118,7 +119,7 @@ def test_an_old_escalations_table_gains_the_delivery_columns_on_postgresql(pg_en
     added with `NOT NULL DEFAULT <literal>`, the row already there gets the defaults."""
     from sqlalchemy import create_engine, inspect
 
-    from imago_core.models import DeliveryState, Escalation
+    from imago_core.storage.models import DeliveryState, Escalation
 
     old = create_engine(pg_env)
     with old.begin() as connection:

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from imago_core.db import session_scope
-from imago_core.models import AuditEvent, PrivacyRequest, RequestStatus, RequestType
-from imago_core.privacy_requests import (
+from imago_core.storage.db import session_scope
+from imago_core.storage.models import AuditEvent, PrivacyRequest, RequestStatus, RequestType
+from imago_core.requests.records import (
     REFERENCE_ALPHABET,
     due_date,
     new_reference,
@@ -17,7 +17,7 @@ from imago_core.privacy_requests import (
     requests_for,
     set_status,
 )
-from imago_core.staff_cli import main as staff_cli
+from imago_core.cli.staff import main as staff_cli
 
 UTC = timezone.utc
 
@@ -140,8 +140,8 @@ def _parallel_identical_requests(count: int):
 def assert_one_reference_for_parallel_requests(count: int = 12, rows_before: int = 0) -> None:
     from sqlalchemy import func, select
 
-    from imago_core.db import session_scope
-    from imago_core.models import PrivacyRequest
+    from imago_core.storage.db import session_scope
+    from imago_core.storage.models import PrivacyRequest
 
     views = _parallel_identical_requests(count)
     assert len(views) == count
@@ -156,7 +156,7 @@ def test_parallel_identical_requests_get_one_reference_on_sqlite(isolated_env):
 
 
 def test_a_closed_request_frees_its_type_for_a_new_one(isolated_env):
-    from imago_core.privacy_requests import set_status
+    from imago_core.requests.records import set_status
 
     first = record_request("again@example.org", RequestType.EXPORT, None, "rest", "c1")
     set_status(first.reference, RequestStatus.COMPLETED)
@@ -171,7 +171,7 @@ def older_release_database(tmp_path, monkeypatch, *statements: str):
     with the settings and engine pointed at it for the duration."""
     from sqlalchemy import create_engine
 
-    from imago_core import db as db_module
+    from imago_core.storage import db as db_module
     from imago_core.settings import reset_settings_cache
 
     path = tmp_path / "old.db"
@@ -218,8 +218,8 @@ def test_an_old_escalations_table_gains_the_delivery_columns(tmp_path, monkeypat
     old row is readable and deliverable through the new columns."""
     from sqlalchemy import inspect
 
-    from imago_core import db as db_module
-    from imago_core.models import DeliveryState, Escalation
+    from imago_core.storage import db as db_module
+    from imago_core.storage.models import DeliveryState, Escalation
 
     with older_release_database(
         tmp_path, monkeypatch,
@@ -250,7 +250,7 @@ def test_an_old_escalations_table_gains_the_delivery_columns(tmp_path, monkeypat
 def test_a_not_null_column_without_a_scalar_default_is_refused(tmp_path):
     from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine
 
-    from imago_core.db import add_missing_columns
+    from imago_core.storage.db import add_missing_columns
 
     engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with engine.begin() as connection:

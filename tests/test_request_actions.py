@@ -9,20 +9,16 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
-from imago_core.db import session_scope
-from imago_core.models import AuditEvent, PrivacyRequest, RequestType
-from imago_core.privacy_requests import record_request
-from actions.request_actions import (
-    ActionAskEmail,
-    ActionCancelTask,
-    ActionFileRequest,
-    ActionShowStatus,
-    ActionStartTask,
-    ActionSummariseRequest,
-    ValidateRequestForm,
-)
-from imago_core.verification import set_verifier
-from imago_core.verification import Verifier
+from imago_core.storage.db import session_scope
+from imago_core.storage.models import AuditEvent, PrivacyRequest, RequestType
+from imago_core.requests.records import record_request
+from actions.requests.asking import ActionAskEmail, ActionSummariseRequest
+from actions.requests.filing import ActionFileRequest
+from actions.requests.start import ActionStartTask
+from actions.requests.status import ActionCancelTask, ActionShowStatus
+from actions.requests.validation import ValidateRequestForm
+from imago_core.identity.codes import set_verifier
+from imago_core.identity.codes import Verifier
 from tests.support.trackers import buttons, make_tracker, texts
 from tests.test_verification import RecordingMailer
 

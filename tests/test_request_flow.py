@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from imago_core.followup import last_topic, resolve
-from imago_core.models import RequestType as T
-from imago_core.request_flow import (
+from imago_core.policy.followup import last_topic, resolve
+from imago_core.storage.models import RequestType as T
+from imago_core.requests.flow import (
     asks_for_person,
     merge_types,
     requested_types,
@@ -102,7 +102,7 @@ def test_last_topic_is_read_from_the_latest_answer_link():
 
 
 def test_an_unsure_short_follow_up_is_read_only_after_a_policy_answer():
-    from imago_core.followup import elliptical_follow_up
+    from imago_core.policy.followup import elliptical_follow_up
 
     assert elliptical_follow_up("and how long?", "data-collected") == "retention"
     assert elliptical_follow_up("and how long?", None) is None
@@ -111,7 +111,7 @@ def test_an_unsure_short_follow_up_is_read_only_after_a_policy_answer():
 
 
 def test_digits_inside_an_address_are_not_a_code():
-    from actions.request_actions import typed_code
+    from actions.requests.common import typed_code
 
     assert typed_code("oops I meant second.552193cd@example.net") is None
     assert typed_code("the code is 552 193") == "552193"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from imago_core import drafts
-from imago_core.client_address import CLIENT_ADDRESS_KEY
-from actions.request_actions import ValidateRequestForm, client_address
-from imago_core.verification import set_verifier
-from imago_core.verification import SendStatus, Verifier
+from imago_core.requests import drafts
+from imago_core.identity.client_address import CLIENT_ADDRESS_KEY
+from actions.requests.common import client_address
+from actions.requests.validation import ValidateRequestForm
+from imago_core.identity.codes import set_verifier
+from imago_core.identity.codes import SendStatus, Verifier
 from tests.support.trackers import make_tracker
 from tests.support.services import postgres  # noqa: F401 - session fixture
 from tests.test_verification import SECRET, RecordingMailer
@@ -53,9 +54,9 @@ def test_draft_with_a_nul_byte_is_stored_on_postgresql(isolated_env, postgres, m
 
     from sqlalchemy import select
 
-    from imago_core import db as db_module
-    from imago_core.db import session_scope
-    from imago_core.models import RequestDraft, RequestType
+    from imago_core.storage import db as db_module
+    from imago_core.storage.db import session_scope
+    from imago_core.storage.models import RequestDraft, RequestType
     from imago_core.settings import reset_settings_cache
 
     monkeypatch.setenv("DATABASE_URL", postgres.create_database(f"nul_{uuid.uuid4().hex[:8]}"))

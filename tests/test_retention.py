@@ -13,9 +13,9 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import func, select
 
-from imago_core import staff_cli
-from imago_core.db import session_scope
-from imago_core.models import (
+from imago_core.cli import staff as staff_cli
+from imago_core.storage.db import session_scope
+from imago_core.storage.models import (
     AuditEvent,
     CodeSend,
     Escalation,
@@ -27,8 +27,8 @@ from imago_core.models import (
     RequestType,
     VerifiedConversation,
 )
-from imago_core.privacy_requests import due_date
-from imago_core.retention import purge
+from imago_core.requests.deadlines import due_date
+from imago_core.requests.retention import purge
 from imago_core.settings import ConfigError, get_settings, reset_settings_cache
 from extensions.tracker_store import RedactingSQLTrackerStore
 

@@ -73,7 +73,7 @@ def verify(stack: Stack, smtp, sender: str, address: str, opening: str) -> str:
 
 
 def staff_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "imago_core.staff_cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "imago_core.cli.staff", *args], cwd=ROOT,
                           env={**stack.env(), "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
 
 

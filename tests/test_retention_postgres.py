@@ -11,11 +11,11 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 
-from imago_core import conversation_store
-from imago_core import db as db_module
-from imago_core.models import RequestStatus, RequestType
-from imago_core.privacy_requests import record_request, set_status
-from imago_core.retention import purge
+from imago_core.storage import conversations as conversation_store
+from imago_core.storage import db as db_module
+from imago_core.storage.models import RequestStatus, RequestType
+from imago_core.requests.records import record_request, set_status
+from imago_core.requests.retention import purge
 from imago_core.settings import reset_settings_cache
 from extensions.tracker_store import RedactingSQLTrackerStore
 from tests.support.services import postgres  # noqa: F401 - session fixture

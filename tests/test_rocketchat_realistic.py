@@ -19,12 +19,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from imago_core import message_dedup
-from imago_core.db import session_scope
-from imago_core.handoff import create_escalation, get_escalation, list_escalations
-from imago_core.models import AuditEvent, EscalationStatus, InboundMarker
-from imago_core.private_channel import move_request
-from actions.request_actions import ActionStartTask
+from imago_core.storage import message_dedup
+from imago_core.storage.db import session_scope
+from imago_core.handoff.escalations import create_escalation, get_escalation, list_escalations
+from imago_core.storage.models import AuditEvent, EscalationStatus, InboundMarker
+from imago_core.identity.private_channel import move_request
+from actions.requests.start import ActionStartTask
 from extensions.channels import rocketchat as connector
 from tests.support.fake_rocketchat import (
     IM_CREATE,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from imago_core.client_address import TOO_LONG_REPLY
+from imago_core.identity.client_address import TOO_LONG_REPLY
 from tests.support.net import free_port
 from tests.test_conversation_rest import code_from
 from tests.support.stack import ACTION_SERVER_TOKEN, ROOT, VENV_BIN, Stack, reply_text

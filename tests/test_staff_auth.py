@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from imago_core.settings import ConfigError
-from imago_core.staff_auth import FailureLimiter, staff_member, staff_tokens
+from imago_core.identity.staff_auth import FailureLimiter, staff_member, staff_tokens
 
 LONG_A, LONG_B = "a" * 32, "b" * 40
 

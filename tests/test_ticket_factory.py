@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from imago_core.settings import ConfigError, Settings, load_settings
-from imago_core.tickets.base import TicketBackend, TicketRef
-from imago_core.tickets.factory import create_backend, describe_backend
-from imago_core.tickets.rt import RequestTrackerBackend
+from imago_core.delivery.tickets.base import TicketBackend, TicketRef
+from imago_core.delivery.tickets.factory import create_backend, describe_backend
+from imago_core.delivery.tickets.rt import RequestTrackerBackend
 
 
 class OwnBackend(TicketBackend):

@@ -16,15 +16,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from imago_core.settings import ConfigError
-from imago_core.tickets.base import (
+from imago_core.delivery.tickets.base import (
     PermanentBackendError,
     TicketDraft,
     TicketRef,
     TransientBackendError,
     RequestStatus,
 )
-from imago_core.tickets.factory import create_backend, describe_backend
-from imago_core.tickets.rt import RequestTrackerBackend, ticketsql_string
+from imago_core.delivery.tickets.factory import create_backend, describe_backend
+from imago_core.delivery.tickets.rt import RequestTrackerBackend, ticketsql_string
 from tests.support.rt_server import free_port, rt_server  # noqa: F401 - fixture
 
 BODY = "Please delete everything about me.\nAccount: ann-visitor\nUmlauts stay: äöü"

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from imago_core.settings import ConfigError
-from imago_core.tickets.base import (
+from imago_core.delivery.tickets.base import (
     AUTH_RETRY_SECONDS,
     BackendAuthError,
     PermanentBackendError,
@@ -25,9 +25,9 @@ from imago_core.tickets.base import (
     TransientBackendError,
     RequestStatus,
 )
-from imago_core.tickets.factory import create_backend, describe_backend
-from imago_core.tickets.zendesk import ZendeskBackend
-from imago_core.tickets.zendesk_auth import OAuthClientCredentials, OAuthTokenPair
+from imago_core.delivery.tickets.factory import create_backend, describe_backend
+from imago_core.delivery.tickets.zendesk import ZendeskBackend
+from imago_core.delivery.tickets.zendesk_auth import OAuthClientCredentials, OAuthTokenPair
 from tests.support.fake_zendesk import IDEMPOTENCY_WINDOW_SECONDS, FakeClock, FakeZendesk
 from tests.support.fake_zendesk import fake_zendesk  # noqa: F401 - fixture
 from tests.support.net import free_port

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from imago_core.db import session_scope
+from imago_core.storage.db import session_scope
 from imago_core.mail import Mailer, MailError
-from imago_core.models import AuditEvent, OneTimeCode, RequestType
-from imago_core.verification import (
+from imago_core.storage.models import AuditEvent, OneTimeCode, RequestType
+from imago_core.identity.codes import (
     CheckStatus,
     SendResult,
     SendStatus,
@@ -247,7 +247,7 @@ def test_verification_lasts_thirty_minutes(verifier, mailer, clock):
 def test_replies_do_not_depend_on_whether_the_address_is_known(verifier, mailer):
     """No enumeration: a known address (with requests on file) and an unknown one get
     the same outcomes, mails and comparable timing."""
-    from imago_core.privacy_requests import record_request
+    from imago_core.requests.records import record_request
 
     record_request("known@example.org", RequestType.ACCESS, None, "rest", "earlier")
     outcomes = {}

@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select
 
-from imago_core import db as db_module
-from imago_core.db import session_scope
-from imago_core.models import CodeSend, OneTimeCode
+from imago_core.storage import db as db_module
+from imago_core.storage.db import session_scope
+from imago_core.storage.models import CodeSend, OneTimeCode
 from imago_core.settings import reset_settings_cache
-from imago_core.verification import CheckStatus, SendStatus, Verifier
+from imago_core.identity.codes import CheckStatus, SendStatus, Verifier
 from tests.support.services import postgres  # noqa: F401 - session fixture
 from tests.test_verification import ADDRESS, SECRET, RecordingMailer, wrong
 

@@ -26,7 +26,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from imago_core.client_address import (
+from imago_core.identity.client_address import (
     CLIENT_ADDRESS_KEY,
     MAX_MESSAGE_CHARS,
     TOO_LONG_REPLY,

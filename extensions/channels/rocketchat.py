@@ -9,7 +9,7 @@ How it meets a real Rocket.Chat (files named are in RocketChat/Rocket.Chat unles
 - Exactly one turn per message. Rocket.Chat waits `Livechat_http_timeout` (5 s) for
   the Omnichannel webhook and re-sends after a timeout, a 5xx or a 429, up to 5 times,
   20 s apart (`apps/meteor/app/livechat/server/lib/webhooks.ts`). So the webhook
-  claims each message `_id` in the database (imago_core/message_dedup.py: shared by all
+  claims each message `_id` in the database (imago_core/storage/message_dedup.py: shared by all
   replicas), answers 200 at once and runs the bot turn in the background.
 - Only the bot's rooms. The Omnichannel webhook fires for every livechat room
   (`apps/meteor/app/livechat/server/hooks/sendToCRM.ts`; the serving agent is the
@@ -44,9 +44,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from imago_core.handoff import record_forward_outcome
-from imago_core.client_address import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
-from imago_core.message_dedup import claim_once, was_claimed
+from imago_core.handoff.escalations import record_forward_outcome
+from imago_core.identity.client_address import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
+from imago_core.storage.message_dedup import claim_once, was_claimed
 from extensions.channels.rocketchat_client import (  # noqa: F401 - re-exported for callers and tests
     DEFAULT_TIMEOUT,
     RATE_LIMIT_WAIT_CAP,

@@ -37,7 +37,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from extensions.channels.socketio_redis import configured_redis_url, share_through_redis, start_listening
-from imago_core.client_address import (
+from imago_core.identity.client_address import (
     CLIENT_ADDRESS_KEY,
     MAX_MESSAGE_CHARS,
     TOO_LONG_REPLY,

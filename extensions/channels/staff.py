@@ -25,11 +25,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from imago_core.handoff import get_escalation, list_escalations, set_escalation_status, transcript_from_events
-from imago_core.models import EscalationStatus
-from imago_core.client_address import clean_text, resolve_client, trusted_networks
+from imago_core.handoff.escalations import get_escalation, list_escalations, set_escalation_status, transcript_from_events
+from imago_core.storage.models import EscalationStatus
+from imago_core.identity.client_address import clean_text, resolve_client, trusted_networks
 from imago_core.settings import get_settings
-from imago_core.staff_auth import FailureLimiter, staff_member, staff_tokens
+from imago_core.identity.staff_auth import FailureLimiter, staff_member, staff_tokens
 
 logger = logging.getLogger(__name__)
 PAGE = Path(__file__).resolve().parents[2] / "web" / "staff" / "index.html"

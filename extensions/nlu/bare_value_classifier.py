@@ -7,7 +7,7 @@ marketing opt-out, and the form stopped instead of sending a code. A bare value
 names no intent, so this component (after the classifier, before the
 FallbackClassifier) makes it `inform` with full confidence; anything with another
 word in it ("cancel, my address is ...") is left to the classifier. What counts as an
-address or a code is the request flow's own reading (imago_core.verification).
+address or a code is the request flow's own reading (imago_core.identity.codes).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Optional
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 
 from extensions.nlu.fixed_intent import FixedIntentClassifier
-from imago_core.verification import is_only_email_or_code as is_bare_value
+from imago_core.identity.codes import is_only_email_or_code as is_bare_value
 
 INFORM = "inform"
 

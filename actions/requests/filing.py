@@ -1,0 +1,81 @@
+"""Filing what the visitor confirmed: one record per request type, the delivery loop
+woken, and the assistant's own data mailed for access and export.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.requests.common import channel_of, reset_slots
+from actions.requests.replies import filed_message
+from actions.requests.status import ActionShowStatus
+from imago_core.delivery.loop import kick
+from imago_core.identity.codes import (
+    get_verifier,
+)
+from imago_core.requests import drafts
+from imago_core.requests.export import after_request_filed
+from imago_core.requests.records import record_request
+from imago_core.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+class ActionFileRequest(Action):
+    def name(self) -> Text:
+        return "action_file_request"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        verifier = get_verifier()
+        email = await asyncio.to_thread(verifier.verified_email, tracker.sender_id)
+        confirmed = await asyncio.to_thread(drafts.take_drafts, tracker.sender_id, email) if email else []
+        if not confirmed:
+            dispatcher.utter_message(
+                text="I have nothing confirmed to file (or your verification has expired), so nothing was filed. "
+                "You can start again any time."
+            )
+            return reset_slots()
+        views = []
+        for draft in confirmed:
+            views.append(await asyncio.to_thread(
+                record_request, email, draft.request_type, draft.details, channel_of(tracker), tracker.sender_id,
+                get_settings().ticket_backend, None, verifier.address_key(email),
+            ))
+        await after_recording()
+        note = None
+        for view in views:  # one copy of the assistant's data, even for access and export together
+            note = await asyncio.to_thread(mail_assistant_export, view, email)
+            if note:
+                break
+        # One reply: the export note belongs to the filing it follows.
+        dispatcher.utter_message(text="\n\n".join(filter(None, [filed_message(views), note])))
+        return reset_slots()
+
+
+def mail_assistant_export(view, email: str) -> Optional[str]:
+    """Access and export requests: the assistant's own data, mailed as JSON (imago_core/data_export.py)."""
+    return after_request_filed(view.request_type, view.reference, email, view.duplicate)
+
+
+async def after_recording() -> None:
+    """Wakes the delivery loop (imago_core/delivery/loop.py), which starts with the action
+    server (imago_core/service.py)."""
+    kick()
+
+
+class ActionFinishRequest(Action):
+    """The form is done: a status lookup shows the requests, anything else files what
+    the confirmed drafts in the database hold (the slot only picks which)."""
+
+    def name(self) -> Text:
+        return "action_finish_request"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        if tracker.get_slot("task") == "status":
+            return await ActionShowStatus().run(dispatcher, tracker, domain)
+        return await ActionFileRequest().run(dispatcher, tracker, domain)

@@ -1,0 +1,105 @@
+"""Starting a request, or switching and adding types while one is under way.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import List, Optional, Sequence, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.requests.common import (
+    ACTION_LISTEN,
+    INTENT_TO_TASK,
+    current_types,
+    form_is_active,
+    intent_of,
+    latest_metadata,
+    reset_slots,
+    type_slots,
+)
+from imago_core.identity.codes import (
+    get_verifier,
+)
+from imago_core.identity.private_channel import in_shared_room, move_request
+from imago_core.requests.flow import (
+    labels,
+    merge_types,
+    negated_types,
+    sounds_like_complaint,
+    types_for_start,
+)
+from imago_core.storage.models import RequestType
+
+logger = logging.getLogger(__name__)
+
+
+class ActionStartTask(Action):
+    """Remembers what the visitor asked for (every type named), or switches/adds a
+    type while a request is under way; the request form then verifies them."""
+
+    def name(self) -> Text:
+        return "action_start_task"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        return await self.start(dispatcher, tracker, intent_of(tracker)[0])
+
+    async def start(self, dispatcher: CollectingDispatcher, tracker: Tracker, intent: Optional[str]) -> List:
+        task = INTENT_TO_TASK.get(intent)
+        if task is None:
+            dispatcher.utter_message(response="utter_default")
+            return []
+        if in_shared_room(latest_metadata(tracker)):
+            # Nobody else in the room may see the email or code prompts: no form here.
+            dispatcher.utter_message(json_message=move_request(task))
+            return [FollowupAction(ACTION_LISTEN)]
+        text = tracker.latest_message.get("text") or ""
+        under_way = current_types(tracker) if form_is_active(tracker) else []
+        if task == "status" and under_way:
+            # "How long will it take?" mid-request: answer it and keep the request.
+            dispatcher.utter_message(text=f"Your {labels(under_way)} request isn't filed yet, so it has no status. "
+                                     "Once it is, you get a reference, and we must answer within one month.")
+            return []
+        if task == "status":
+            verified = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
+            dispatcher.utter_message(text="Here are your requests." if verified else
+                                     "I can look up your requests once I've checked your email address.")
+            return [*reset_slots(tracker), SlotSet("requested_slot", None), SlotSet("task", "status")]
+        types = types_for_start(text, RequestType(task))
+        if under_way:
+            return self._switch(dispatcher, tracker, under_way, merge_types(under_way, types, text), task)
+        if not types:
+            # Every type it named was negated ("I do NOT want you to delete anything"): nothing to file.
+            refused = negated_types(text) or [RequestType(task)]
+            dispatcher.utter_message(text=f"OK, I won't file a {labels(refused)} request. I can also send you a "
+                                     "copy of your data, correct it, export it or stop marketing emails: just say which.")
+            return [FollowupAction(ACTION_LISTEN)]
+        if len(types) == 1:
+            opening = f"I can file that for you: **{types[0].label}**."
+        else:
+            opening = "I can file these for you, one request each:\n" + "\n".join(f"- {k.label}" for k in types)
+        if sounds_like_complaint(text):
+            # A complaint that comes with a request: the request goes ahead, and a person is offered.
+            opening = ("I'm sorry about this. If you'd like a person from IMAGO's privacy team to look at your "
+                       "complaint, say \"talk to a person\" at any time.\n\n" + opening)
+        dispatcher.utter_message(text=opening)
+        # A fresh start; requested_slot cleared so the opening message fills no slot.
+        return [*reset_slots(tracker), SlotSet("requested_slot", None), *type_slots(types, task)]
+
+    @staticmethod
+    def _switch(dispatcher: CollectingDispatcher, tracker: Tracker, before: Sequence[RequestType],
+                after: List[RequestType], task: str) -> List:
+        if after == list(before):
+            dispatcher.utter_message(text=f"That's already what I'm doing: your {labels(after)} request.")
+        elif set(before) <= set(after):
+            dispatcher.utter_message(text=f"OK, I've added that: I'll file {labels(after)} requests.")
+        else:
+            dispatcher.utter_message(text=f"OK, I've changed your request to **{labels(after)}** "
+                                     f"(instead of {labels(before)}). Nothing was filed for {labels(before)}.")
+        events = [*type_slots(after, task), SlotSet("confirmation", None), SlotSet("reprompted", None)]
+        if RequestType.CORRECTION not in after:
+            events.append(SlotSet("correction_details", None))
+        return events

@@ -1,0 +1,62 @@
+"""The status of the visitor's requests, and cancelling one under way.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.requests.common import reset_slots
+from imago_core.identity.codes import (
+    get_verifier,
+    mask_email,
+)
+from imago_core.requests import drafts
+from imago_core.requests.deadlines import format_date
+from imago_core.requests.records import requests_for
+from imago_core.requests.status_sync import refresh_statuses
+
+logger = logging.getLogger(__name__)
+
+
+class ActionShowStatus(Action):
+    def name(self) -> Text:
+        return "action_show_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        email = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
+        if not email:
+            dispatcher.utter_message(text="I couldn't confirm your email address, so I can't show any requests.")
+            return reset_slots()
+        views = await asyncio.to_thread(refreshed_requests, email, tracker.sender_id)
+        if not views:
+            dispatcher.utter_message(text=f"I found no requests for {mask_email(email)}.")
+            return reset_slots()
+        lines = [f"Requests for {mask_email(email)}:"]
+        for view in views:
+            lines.append(
+                f"- **{view.reference}** {view.request_type.short}: {view.status.value}"
+                + (f", due by {format_date(view.due_at)}" if view.status.is_open else "")
+            )
+        dispatcher.utter_message(text="\n".join(lines))
+        return reset_slots()
+
+
+def refreshed_requests(email: str, conversation_id: str):
+    refresh_statuses(email)
+    return requests_for(email, conversation_id)
+
+
+class ActionCancelTask(Action):
+    def name(self) -> Text:
+        return "action_cancel_task"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        await asyncio.to_thread(drafts.discard_drafts, tracker.sender_id)
+        dispatcher.utter_message(response="utter_cancelled")
+        return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_slots()]

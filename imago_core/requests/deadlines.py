@@ -1,0 +1,15 @@
+"""A request's legal deadline, and dates as the visitor reads them."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from dateutil.relativedelta import relativedelta
+
+
+def due_date(received_at: datetime) -> datetime:
+    """GDPR Art. 12(3): one month from receipt (31 Jan -> 28/29 Feb)."""
+    return received_at + relativedelta(months=1)
+
+
+def format_date(moment: datetime) -> str:
+    return f"{moment.day} {moment:%B %Y}"
