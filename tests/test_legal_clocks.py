@@ -258,12 +258,17 @@ def test_ccpa_45_days_and_receipt_in_10_business_days():
     assert "7021" in receipt[0].sources[0]
 
 
-def test_ccpa_receipt_over_a_weekend_and_in_californian_time():
-    friday_evening_in_california = datetime(2026, 12, 5, 5, 0, tzinfo=UTC)  # Fri 4 Dec 21:00 PST
-    deadline = due_date(friday_evening_in_california, "access", ["ccpa"])
-    assert deadline.receipt_due == d("2026-12-18")  # 10 business days after Friday
-    saturday = due_date(at("2026-12-05"), "access", ["ccpa"])
-    assert saturday.receipt_due == d("2026-12-18")  # Sat: Mon 7 .. Fri 18
+def test_ccpa_receipt_over_a_weekend():
+    assert due_date(at("2026-12-04"), "access", ["ccpa"]).receipt_due == d("2026-12-18")  # Fri: 10 business days on
+    assert due_date(at("2026-12-05"), "access", ["ccpa"]).receipt_due == d("2026-12-18")  # Sat: Mon 7 .. Fri 18
+    assert due_date(at("2026-12-06"), "correction", ["ccpa"]).receipt_due == d("2026-12-18")  # Sun
+
+
+def test_ccpa_counts_the_day_of_receipt_in_californian_time():
+    thursday_evening_in_california = datetime(2026, 12, 4, 5, 0, tzinfo=UTC)  # Thu 3 Dec 21:00 PST, Fri in UTC
+    deadline = due_date(thursday_evening_in_california, "access", ["ccpa"])
+    assert deadline.receipt_due == d("2026-12-17")  # 10 business days after Thursday, not Friday
+    assert deadline.due == d("2027-01-17")  # 3 Dec + 45
 
 
 def test_ccpa_opt_out_within_15_business_days():
@@ -351,6 +356,12 @@ def test_a_gdpr_extension_adds_two_months_and_pdpo_keeps_no_fixed_date():
 def test_an_extension_from_31_january_counts_from_the_first_deadline():
     deadline = due_date(at("2025-01-31"), "access", ["gdpr"], _events((EventKind.EXTENDED, "2025-02-03")))
     assert deadline.due == d("2025-04-28")  # 28 Feb + 2 months, not 30 Apr
+
+
+def test_an_extension_runs_from_the_deadline_before_it_moved_past_a_weekend():
+    # 31 Jan 2026 + 1 month = Sat 28 Feb, shown as Mon 2 Mar; the extension counts from 28 Feb.
+    deadline = due_date(at("2026-01-31"), "access", ["gdpr"], _events((EventKind.EXTENDED, "2026-02-03")))
+    assert deadline.due == d("2026-04-28")  # not 2 May (a Saturday) moved to 4 May
 
 
 def test_pdpo_alone_after_a_delay_notice_is_open_ended():
