@@ -241,6 +241,15 @@ def test_the_earliest_regime_binds_gdpr_month_before_pdpo_40_days():
     assert deadline.receipt_due is None  # no CCPA: no receipt duty
 
 
+def test_standing_on_the_desk_overdue_due_soon_on_time():
+    deadline = due_date(at("2026-03-02"), "access", DEFAULT)  # due 2 Apr
+    assert deadline.days_left(d("2026-03-02")) == 31
+    assert deadline.standing(d("2026-03-27")) == "on_time"  # 6 days left
+    assert deadline.standing(d("2026-03-28")) == "due_soon"  # 5 days left
+    assert deadline.standing(d("2026-04-02")) == "due_soon"  # the last day
+    assert deadline.standing(d("2026-04-03")) == "overdue" and deadline.days_left(d("2026-04-03")) == -1
+
+
 def test_request_types_are_accepted_as_enum_or_value():
     assert due_date(at("2026-03-02"), RequestType.ACCESS, DEFAULT) == due_date(at("2026-03-02"), "access", DEFAULT)
     with pytest.raises(RulesError):
@@ -800,6 +809,15 @@ def test_the_due_date_is_never_before_receipt_and_is_the_earliest_of_the_regimes
     assert set(deadline.binding) == {r.regime for r in deadline.per_regime if r.due == deadline.due}
     if deadline.refusal_due is not None:
         assert deadline.refusal_due >= local_day(received, -12)
+
+
+@settings(max_examples=200)
+@given(moments, st.sampled_from(["access", "deletion", "correction", "export"]))
+def test_with_the_defaults_the_gdpr_month_always_binds(received, request_type):
+    # A month is at most 31 days, a weekend move adds 2 and the Azores date can be a day
+    # behind Hong Kong's: 34 < 40. docs/legal-clocks.md relies on this.
+    deadline = due_date(received, request_type, DEFAULT)
+    assert deadline.binding == ("gdpr",)
 
 
 @settings(max_examples=200)
