@@ -156,12 +156,12 @@ def _regime_deadline(regime: Regime, rule: Rule, received, events, as_of, holida
 
     refusal_due = None
     if rule.refusal is not None:
-        r_end: Optional[date] = rule.refusal.period.after(start, hol)
-        if rule.refusal.after_extension:
+        r_end = rule.refusal.period.after(start, hol)
+        if rule.refusal.after_extension and rule.extension is not None and rule.extension.period is not None:
+            # An open-ended extension (no period) leaves the refusal date where it was.
             for _ in range(used):
-                r_end = None if rule.extension.period is None else rule.extension.period.after(r_end, hol)
-        if r_end is not None:
-            refusal_due = move_past(r_end + timedelta(days=paused), moves, hol)
+                r_end = rule.extension.period.after(r_end, hol)
+        refusal_due = move_past(r_end + timedelta(days=paused), moves, hol)
     receipt_due = rule.receipt.after(start, hol) if rule.receipt is not None else None
     return RegimeDeadline(
         regime=regime.key, due=due, original_due=original, source=rule.answer_source,
