@@ -8,7 +8,7 @@ import logging
 
 from rasa_sdk import Tracker
 
-from actions.requests.common import current_types
+from actions.request_form.common import current_types
 from imago_core.policy import get_catalogue
 from imago_core.requests.deadlines import format_date
 from imago_core.requests.flow import (
