@@ -26,6 +26,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from extensions import peer_watch
 from imago_core.client_address import (
     CLIENT_ADDRESS_KEY,
     MAX_MESSAGE_CHARS,
@@ -106,6 +107,7 @@ class HardenedRestInput(InputChannel):
                 return response.json({"error": str(exc)}, status=400)
             if len(text) > MAX_MESSAGE_CHARS:
                 return response.json([{"recipient_id": sender, "text": TOO_LONG_REPLY}])
+            peer_watch.observe(request.ip)  # warns if every visitor is one untrusted proxy
             metadata[CLIENT_ADDRESS_KEY] = resolve_client(
                 request.ip, request.headers.get("X-Forwarded-For"),
                 trusted_networks(get_settings().trusted_proxies))

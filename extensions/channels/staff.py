@@ -25,6 +25,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from extensions import peer_watch
 from imago_core.handoff import get_escalation, list_escalations, set_escalation_status, transcript_from_events
 from imago_core.models import EscalationStatus
 from imago_core.client_address import clean_text, resolve_client, trusted_networks
@@ -47,6 +48,7 @@ class StaffAuth:
 
     def check(self, request: Request) -> Tuple[Optional[str], Optional[HTTPResponse]]:
         """(staff name, None) when allowed, else (None, the refusal)."""
+        peer_watch.observe(request.ip)  # warns if every visitor is one untrusted proxy
         client = resolve_client(request.ip, request.headers.get("X-Forwarded-For"),
                                 trusted_networks(get_settings().trusted_proxies)) or "unknown"
         if self.limiter.blocked(client):
