@@ -245,6 +245,73 @@ def test_redis_is_reached_with_a_password_from_a_secret(overlay):
         assert redis_env["REDIS_PASSWORD"] == {"name": "imago-redis", "key": "REDIS_PASSWORD"}
 
 
+def kubernetes_expand(value: str, env: Dict[str, str]) -> str:
+    """$(VAR) as the kubelet expands it in env values and args (unknown ones stay)."""
+    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), value)
+
+
+@pytest.fixture
+def redis_with_the_dev_overlays_args(tmp_path):
+    """redis-server started with the dev overlay's own arguments (--requirepass ...)."""
+    from tests.support import components
+    from tests.support.net import free_port, wait_until
+
+    binary = shutil.which("redis-server")
+    components.require("redis", bool(binary), "redis-server is not installed")
+    import redis
+
+    password = by_kind(render("overlays/dev"), "Secret", "imago-redis")["stringData"]["REDIS_PASSWORD"]
+    args = [kubernetes_expand(a, {"REDIS_PASSWORD": password}) for a in container(render("overlays/dev"), "imago-redis")["args"]]
+    port = free_port()
+    process = subprocess.Popen([binary, *args, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until(lambda: redis.Redis(host="127.0.0.1", port=port, password=password).ping(), timeout=30, what="Redis")
+        yield port, password
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_the_servers_reach_a_redis_that_requires_auth(redis_with_the_dev_overlays_args, monkeypatch):
+    """Against a real Redis started as the dev overlay starts it: a client without the
+    password is refused; the lock store (endpoints.production.yml, read as Rasa reads
+    it) and socket.io's manager (SOCKETIO_REDIS_URL as the Rasa Deployment builds it)
+    get in with it."""
+    import redis
+    from rasa.core.lock_store import LockError, LockStore
+    from rasa.core.utils import read_endpoints_from_path
+    from socketio import AsyncRedisManager
+
+    from extensions.channels.socketio_redis import configured_redis_url
+
+    port, password = redis_with_the_dev_overlays_args
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=port).ping()  # what any other pod would get
+
+    environment = {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port), "REDIS_PASSWORD": password}
+    endpoints_file = ROOT / "deploy" / "endpoints.production.yml"
+    for variable in set(re.findall(r"\$\{([A-Z0-9_]+)\}", endpoints_file.read_text())):
+        monkeypatch.setenv(variable, environment.get(variable, "unused-here"))
+    lock_store = LockStore.create(read_endpoints_from_path(endpoints_file).lock_store)
+    assert lock_store.issue_ticket("web:auth-check") >= 0
+    assert redis.Redis(host="127.0.0.1", port=port, password=password, db=1).keys("imago*")
+
+    url_template = {e["name"]: e.get("value") for e in container(render("overlays/production"), "imago-rasa")["env"]}
+    monkeypatch.setenv("SOCKETIO_REDIS_URL", kubernetes_expand(url_template["SOCKETIO_REDIS_URL"], environment))
+    manager = AsyncRedisManager(configured_redis_url(None), channel="imago-auth-check")
+    manager._redis_connect()  # python-socketio's own connection, from the URL
+    try:
+        assert await manager.redis.ping()
+        await manager.redis.publish("imago-auth-check", "{}")
+    finally:
+        await manager.redis.close()
+
+    monkeypatch.setenv("REDIS_PASSWORD", "not-the-password")
+    with pytest.raises(LockError, match="password"):  # Rasa's wrapping of Redis's refusal
+        LockStore.create(read_endpoints_from_path(endpoints_file).lock_store).issue_ticket("web:auth-check-2")
+
+
 # A small model of the cluster, for asking the NetworkPolicies who reaches whom.
 NAMESPACE_OF = {"dev": "imago-dev", "production": "imago"}
 PORTS = [("TCP", p) for p in (5005, 5055, 8080, 5432, 6379, 443, 25, 465, 587, 22, 80)] + [("UDP", 53), ("TCP", 53)]
