@@ -335,9 +335,15 @@ def _endpoints(documents, namespace: str, production: bool) -> Dict[str, dict]:
         "cloud-metadata": {"ip": "169.254.169.254"},
     })
     if production:  # the managed services, at the addresses overlays/production names
-        pods["managed-postgres"] = {"ip": "192.0.2.10"}
-        pods["managed-redis"] = {"ip": "192.0.2.20"}
+        pods["managed-postgres"] = {"ip": _managed_address("managed-services.yaml")}
+        pods["managed-redis"] = {"ip": _managed_address("managed-redis.yaml")}
     return pods
+
+
+def _managed_address(patch: str) -> str:
+    """An address inside the block a production patch lets the app reach."""
+    operations = yaml.safe_load((KUBERNETES / "overlays" / "production" / patch).read_text())
+    return str(ipaddress.ip_network(operations[0]["value"]["to"][0]["ipBlock"]["cidr"])[0])
 
 
 def _selects(selector: Optional[dict], labels: dict) -> bool:
