@@ -10,8 +10,9 @@ FIRST_REQUESTS visitor requests. If they all came from one peer that is not trus
 it logs one warning naming that peer and the setting to fix, then stops watching.
 
 Two distinct peers, or one trusted peer, settle it at once without a warning: direct
-visitors, or a proxy whose forwarded addresses are believed. The channels call
-`observe(request.ip)` where they resolve the client address.
+visitors, or a proxy whose forwarded addresses are believed. The socket.io, REST and
+staff channels call `observe(request.ip)` where they resolve the client address; the
+RocketChat webhook does not, since its one peer is rightly the RocketChat server.
 """
 from __future__ import annotations
 
