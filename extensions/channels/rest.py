@@ -27,6 +27,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from extensions import peer_watch
+
 from imago_core.client_address import (
     CLIENT_ADDRESS_KEY,
     MAX_MESSAGE_CHARS,

@@ -26,6 +26,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from extensions import peer_watch
+
 from imago_core.handoff import get_escalation, list_escalations, set_escalation_status, transcript_from_events
 from imago_core.models import EscalationStatus
 from imago_core.client_address import clean_text, resolve_client, trusted_networks
