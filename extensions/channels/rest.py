@@ -25,7 +25,6 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-
 from extensions import peer_watch
 
 from imago_core.client_address import (

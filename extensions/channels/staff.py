@@ -24,7 +24,6 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResu
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-
 from extensions import peer_watch
 
 from imago_core.handoff import get_escalation, list_escalations, set_escalation_status, transcript_from_events
