@@ -107,10 +107,10 @@ class HardenedRestInput(InputChannel):
                 return response.json({"error": str(exc)}, status=400)
             if len(text) > MAX_MESSAGE_CHARS:
                 return response.json([{"recipient_id": sender, "text": TOO_LONG_REPLY}])
-            peer_watch.observe(request.ip)  # warns if every visitor is one untrusted proxy
+            trusted = trusted_networks(get_settings().trusted_proxies)
+            peer_watch.observe(request.ip, trusted)  # warns if every visitor is one untrusted proxy
             metadata[CLIENT_ADDRESS_KEY] = resolve_client(
-                request.ip, request.headers.get("X-Forwarded-For"),
-                trusted_networks(get_settings().trusted_proxies))
+                request.ip, request.headers.get("X-Forwarded-For"), trusted)
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(text, collector, PREFIX + sender,

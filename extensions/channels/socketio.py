@@ -79,9 +79,9 @@ def conversation_id(session_id: str) -> str:
 def _client_address(environ: Dict[str, Any]) -> Optional[str]:
     request = environ.get("sanic.request")
     peer = getattr(request, "ip", None) or environ.get("REMOTE_ADDR")
-    peer_watch.observe(peer)  # warns if every visitor is one untrusted proxy (extensions/peer_watch.py)
-    return resolve_client(peer, environ.get("HTTP_X_FORWARDED_FOR"),
-                          trusted_networks(get_settings().trusted_proxies))
+    trusted = trusted_networks(get_settings().trusted_proxies)
+    peer_watch.observe(peer, trusted)  # warns if every visitor is one untrusted proxy (extensions/peer_watch.py)
+    return resolve_client(peer, environ.get("HTTP_X_FORWARDED_FOR"), trusted)
 
 
 class PersistentSocketIOInput(SocketIOInput):
