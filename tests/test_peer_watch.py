@@ -113,3 +113,19 @@ def test_the_staff_console_reports_the_direct_peer(fresh_watch, monkeypatch, cap
         for _ in range(3):
             auth.check(request)
     assert fresh_watch.seen == 1 and fresh_watch.done and not warnings_of(caplog)
+
+
+async def test_the_rest_channel_reports_every_caller(fresh_watch, caplog):
+    from extensions.channels.rest import HardenedRestInput
+
+    async def never_called(message):
+        raise AssertionError("a refused call reached the assistant")
+
+    blueprint = HardenedRestInput(token="t" * 40).blueprint(never_called)
+    [receive] = [r.handler for r in blueprint._future_routes if r.uri == "/webhook"]
+    request = SimpleNamespace(ip=INGRESS_POD, headers={"X-Forwarded-For": "198.51.100.4"}, body=b"{}")
+    with caplog.at_level(logging.WARNING, logger="extensions.peer_watch"):
+        for _ in range(3):
+            assert (await receive(request)).status == 401  # refused, and still counted
+    [warning] = warnings_of(caplog)
+    assert INGRESS_POD in warning.getMessage()

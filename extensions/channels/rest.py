@@ -98,6 +98,8 @@ class HardenedRestInput(InputChannel):
 
         @rest.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            # Every call counts, refused ones too: the watch is about who connects.
+            peer_watch.observe(request.ip, trusted_networks(get_settings().trusted_proxies))
             refused = self._refused(request)
             if refused:
                 return refused
@@ -107,10 +109,9 @@ class HardenedRestInput(InputChannel):
                 return response.json({"error": str(exc)}, status=400)
             if len(text) > MAX_MESSAGE_CHARS:
                 return response.json([{"recipient_id": sender, "text": TOO_LONG_REPLY}])
-            trusted = trusted_networks(get_settings().trusted_proxies)
-            peer_watch.observe(request.ip, trusted)  # warns if every visitor is one untrusted proxy
             metadata[CLIENT_ADDRESS_KEY] = resolve_client(
-                request.ip, request.headers.get("X-Forwarded-For"), trusted)
+                request.ip, request.headers.get("X-Forwarded-For"),
+                trusted_networks(get_settings().trusted_proxies))
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(text, collector, PREFIX + sender,
