@@ -1,5 +1,6 @@
 # The Rasa server (REST, socket.io widget, staff console, RocketChat) with the trained model.
-# Needs OTP_SECRET (it signs widget sessions) and ACTION_SERVER_TOKEN (endpoints.production.yml).
+# Needs OTP_SECRET (it signs widget sessions), ACTION_SERVER_TOKEN and REDIS_PASSWORD
+# (endpoints.production.yml); no ticket-system or mail credentials (the action server's).
 # Build from the repository root after `make train`:
 #   docker build -f deploy/docker/rasa.Dockerfile --build-arg MODEL=models/imago-<hash>.tar.gz -t imago-rasa:1 .
 FROM python:3.10.13-slim-bookworm

@@ -25,6 +25,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from extensions import peer_watch
 
 from imago_core.identity.client_address import (
     CLIENT_ADDRESS_KEY,
@@ -97,6 +98,8 @@ class HardenedRestInput(InputChannel):
 
         @rest.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            # Every call counts, refused ones too: the watch is about who connects.
+            peer_watch.observe(request.ip, trusted_networks(get_settings().trusted_proxies))
             refused = self._refused(request)
             if refused:
                 return refused

@@ -36,6 +36,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from extensions import peer_watch
 from extensions.channels.socketio_redis import configured_redis_url, share_through_redis, start_listening
 from imago_core.identity.client_address import (
     CLIENT_ADDRESS_KEY,
@@ -78,8 +79,9 @@ def conversation_id(session_id: str) -> str:
 def _client_address(environ: Dict[str, Any]) -> Optional[str]:
     request = environ.get("sanic.request")
     peer = getattr(request, "ip", None) or environ.get("REMOTE_ADDR")
-    return resolve_client(peer, environ.get("HTTP_X_FORWARDED_FOR"),
-                          trusted_networks(get_settings().trusted_proxies))
+    trusted = trusted_networks(get_settings().trusted_proxies)
+    peer_watch.observe(peer, trusted)  # warns if every visitor is one untrusted proxy (extensions/peer_watch.py)
+    return resolve_client(peer, environ.get("HTTP_X_FORWARDED_FOR"), trusted)
 
 
 class PersistentSocketIOInput(SocketIOInput):

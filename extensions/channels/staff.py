@@ -24,6 +24,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResu
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from extensions import peer_watch
 
 from imago_core.handoff.escalations import get_escalation, list_escalations, set_escalation_status, transcript_from_events
 from imago_core.storage.models import EscalationStatus
@@ -47,8 +48,9 @@ class StaffAuth:
 
     def check(self, request: Request) -> Tuple[Optional[str], Optional[HTTPResponse]]:
         """(staff name, None) when allowed, else (None, the refusal)."""
-        client = resolve_client(request.ip, request.headers.get("X-Forwarded-For"),
-                                trusted_networks(get_settings().trusted_proxies)) or "unknown"
+        trusted = trusted_networks(get_settings().trusted_proxies)
+        peer_watch.observe(request.ip, trusted)  # warns if every visitor is one untrusted proxy
+        client = resolve_client(request.ip, request.headers.get("X-Forwarded-For"), trusted) or "unknown"
         if self.limiter.blocked(client):
             return None, response.json({"error": "too many failed attempts; wait a minute"}, status=429,
                                        headers={"Retry-After": "60"})
