@@ -93,7 +93,7 @@ def local_day(moment: date | datetime, utc_offset_hours: float = 0) -> date:
     """The calendar date of `moment` at a fixed offset from UTC.
 
     A `date` is taken as it is. A naive `datetime` is read as UTC: the records store UTC
-    (imago_core.models.UTCDateTime). Regimes use their westernmost standard offset, so the
+    (imago_core.storage.models.UTCDateTime). Regimes use their westernmost standard offset, so the
     date is never later than the visitor's own and the clock never starts a day late."""
     if isinstance(moment, datetime):
         aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
