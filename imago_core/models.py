@@ -234,3 +234,8 @@ class ErasedConversation(Base):
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(255), nullable=False, index=True)
     erased_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+# Tables defined beside their logic share this Base; importing them here means every
+# create_all (db.get_engine) makes them, whoever touched the database first.
+from imago_core import address_budget  # noqa: E402,F401 - issue 23: address_failures, address_lock_notices
