@@ -196,3 +196,17 @@ def test_a_rocketchat_user_is_one_client_for_the_limits(verifier, mailer, clock)
     assert verifier.request_code("rc:room-x", "userx@example.org", client).status is SendStatus.RATE_LIMITED
     assert verifier.request_code("rc:room-y", "usery@example.org", rocketchat_client("OTHER")).status \
         is SendStatus.SENT
+
+
+def test_the_daily_purge_removes_budget_rows_once_out_of_the_window(tracker_db, mailer, clock):
+    from imago_core.address_budget import AddressFailure, AddressLockNotice
+    from imago_core.db import session_scope
+    from imago_core.retention import purge
+
+    verifier = Verifier(SECRET, mailer, clock=clock)
+    spend_budget(verifier, mailer, clock)
+    with session_scope() as session:
+        assert session.query(AddressFailure).count() == 10 and session.query(AddressLockNotice).count() == 1
+    assert purge(now=clock.now + timedelta(hours=23)).removed["address failures"] == 0
+    report = purge(now=clock.now + timedelta(hours=24))
+    assert report.removed["address failures"] == 10 and report.removed["address lock notices"] == 1
