@@ -11,12 +11,15 @@ server then writes to its log. This entry point builds the same Sanic app with
   it get 401; only /health stays open, for load balancers;
 - errors that echo nothing.
 
+The token check and the error handler are attached by the rasa-sdk plugin hook
+(rasa_sdk_plugins/token_guard.py), so `rasa run actions` has them too (issue 23,
+finding 9); this entry point adds the loopback default and calls the same hook.
+
 Run: `python -m actions.server --port 5055` (ACTION_SERVER_TOKEN must be set).
 """
 from __future__ import annotations
 
 import argparse
-import hmac
 import logging
 import os
 import sys
@@ -25,52 +28,22 @@ from typing import Optional
 from rasa_sdk import utils
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.plugin import plugin_manager
-from sanic import Sanic, response
-from sanic.exceptions import SanicException
-from sanic.request import Request
+from sanic import Sanic
+
+from rasa_sdk_plugins.token_guard import MIN_TOKEN_LENGTH, check_token  # noqa: F401 - re-exported
 
 from imago_core.settings import get_settings
 
 logger = logging.getLogger(__name__)
-MIN_TOKEN_LENGTH = 32
-OPEN_PATHS = {"/health"}
 
 
 def build_app(token: str, package: str = "actions") -> Sanic:
-    if len(token or "") < MIN_TOKEN_LENGTH:
-        raise ValueError(f"ACTION_SERVER_TOKEN must be at least {MIN_TOKEN_LENGTH} characters")
+    check_token(token)  # the hook reads the same setting, and would stop the process instead
     app = create_app(package, cors_origins=None)
-    expected = token.encode()
-
-    @app.middleware("request")
-    async def require_token(request: Request):
-        if request.path in OPEN_PATHS:
-            return None
-        given = (request.args.get("token") or "").encode()
-        if not hmac.compare_digest(given, expected):
-            return response.json({"error": "unauthorised"}, status=401)
-        return None
-
-    # Replaces rasa-sdk's handler, which answers with the request body.
-    @app.exception(Exception)
-    async def answer_without_echo(request: Request, exception: Exception):
-        if isinstance(exception, SanicException):
-            return response.json({"error": "bad request"}, status=getattr(exception, "status_code", 400) or 400)
-        logger.error("action %s failed: %s", _action_name(request), type(exception).__name__)
-        return response.json({"error": "internal error"}, status=500)  # nothing from the request
-
-    # rasa-sdk's own `run` attaches plugins (rasa_sdk_plugins: the startup of background
-    # jobs); this entry point builds the app itself, so it attaches them here.
+    # rasa-sdk's own `run` attaches plugins (rasa_sdk_plugins: the token guard, the startup
+    # of background jobs); this entry point builds the app itself, so it attaches them here.
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app
-
-
-def _action_name(request: Request) -> str:
-    try:
-        name = (request.json or {}).get("next_action")
-    except Exception:  # noqa: BLE001 - an unreadable body has no action name
-        return "unknown"
-    return name if isinstance(name, str) and len(name) <= 100 else "unknown"
 
 
 def main(argv: Optional[list] = None) -> None:

@@ -163,6 +163,13 @@ class Settings:
     # Codes one client network may have sent (imago_core/identity/codes.py); see .env.example.
     code_sends_per_client_hour: int = 10
     code_sends_per_client_day: int = 30
+    # Wrong codes per address before no code for it verifies (imago_core/identity/address_budget.py),
+    # and the code mails per address and per (address, client network) in 15 minutes
+    # (imago_core/identity/address_ceiling.py); see .env.example.
+    code_failures_per_address: int = 10
+    code_failure_window_hours: int = 24
+    code_mails_per_address: int = 6
+    code_mails_per_address_network: int = 2
     # Retention (imago_core/requests/retention.py); see .env.example.
     conversation_retention_days: int = 30
     request_retention_days: int = 1095
@@ -262,6 +269,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         trusted_proxies=_env("TRUSTED_PROXIES", "", env),
         code_sends_per_client_hour=_env_int("CODE_SENDS_PER_CLIENT_HOUR", 10, env),
         code_sends_per_client_day=_env_int("CODE_SENDS_PER_CLIENT_DAY", 30, env),
+        code_failures_per_address=_env_int("CODE_FAILURES_PER_ADDRESS", 10, env),
+        code_failure_window_hours=_env_int("CODE_FAILURE_WINDOW_HOURS", 24, env),
+        code_mails_per_address=_env_int("CODE_MAILS_PER_ADDRESS", 6, env),
+        code_mails_per_address_network=_env_int("CODE_MAILS_PER_ADDRESS_NETWORK", 2, env),
         conversation_retention_days=_retention_days("CONVERSATION_RETENTION_DAYS", 30, 1, env),
         request_retention_days=_retention_days("REQUEST_RETENTION_DAYS", 1095, MIN_REQUEST_RETENTION_DAYS, env),
         tracker_store_url=_env("TRACKER_STORE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}", env),

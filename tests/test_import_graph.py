@@ -21,6 +21,8 @@ DELIBERATE_LAZY_IMPORTS = {
     ("rasa_sdk_plugins", "imago_core.service"):
         "rasa_sdk imports this plugin package on every start, even `rasa run actions` for another "
         "project's actions; the core (and its database settings) loads only when our server starts",
+    ("rasa_sdk_plugins", "rasa_sdk_plugins.token_guard"):
+        "the same: the guard reads the core's settings, loaded only when our server starts",
 }
 
 

@@ -132,8 +132,10 @@ async def test_outgoing_webhook_reaches_bot_per_room(harness):
     assert message.sender_id == f"rc:{ROOM}:ALICEID"  # a room with several people: (room, user)
     assert message.input_channel == "rocketchat"
     assert message.message_id.startswith("MSG")
+    # The user id is the send limits' client key (issue 23, finding 1), under the key no visitor can set.
     assert message.metadata == {"shape": "webhook", "room_id": ROOM, "user_id": "ALICEID",
-                                "message_id": message.message_id, "room_kind": "shared"}
+                                "message_id": message.message_id, "room_kind": "shared",
+                                "imago_client_address": "rocketchat-user:ALICEID"}
     assert harness.fake.posted_messages() == [{"roomId": ROOM, "text": "echo: what data do you keep?"}]
 
 
@@ -155,7 +157,8 @@ async def test_livechat_visitor_message_reaches_bot_per_room(harness):
     assert message.text == "delete my data"
     assert message.sender_id == f"rc:{LIVECHAT_ROOM}"  # prefixed: never collides with other channels
     assert message.metadata == {"shape": "livechat", "room_id": LIVECHAT_ROOM, "room_kind": "livechat",
-                                "visitor_id": "VISITORID", "message_id": message.message_id}
+                                "visitor_id": "VISITORID", "message_id": message.message_id,
+                                "imago_client_address": "rocketchat-user:VISITORID"}
     assert harness.fake.posted_messages() == [{"roomId": LIVECHAT_ROOM, "text": "echo: delete my data"}]
 
 

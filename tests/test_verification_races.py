@@ -60,7 +60,8 @@ def test_fifty_parallel_wrong_guesses_kill_the_code_after_five(database):
     results = in_parallel(50, lambda n: verifier.check_code("c1", ADDRESS, wrong(code)).status)
     counts = Counter(results)
     assert counts[CheckStatus.WRONG] == 4, counts
-    assert counts[CheckStatus.LOCKED] + counts[CheckStatus.NO_CODE] == 46, counts
+    # The rest: the code's own limit, or the address's failure budget (issue 23) first.
+    assert counts[CheckStatus.LOCKED] + counts[CheckStatus.NO_CODE] + counts[CheckStatus.ADDRESS_LOCKED] == 46, counts
     with session_scope() as session:
         row = session.execute(select(OneTimeCode)).scalar_one()
         assert row.failed_attempts == 5 and row.invalidated_at is not None
@@ -83,14 +84,15 @@ def test_right_code_among_parallel_wrong_ones_never_outlives_the_limit(database)
     assert results.count(CheckStatus.VERIFIED) <= 1
 
 
-def test_hundred_parallel_sends_to_one_address_mail_three(database):
+def test_hundred_parallel_sends_to_one_address_mail_six(database):
     mailer = ThreadSafeMailer()
     verifier = Verifier(SECRET, mailer)
-    results = in_parallel(100, lambda n: verifier.request_code(f"conv-{n}", ADDRESS, f"198.51.100.{n}").status)
+    # 100 client networks (IPv6 /64s): only the per-address ceiling applies.
+    results = in_parallel(100, lambda n: verifier.request_code(f"conv-{n}", ADDRESS, f"2001:db8:{n:x}::1").status)
     assert set(results) == {SendStatus.SENT}  # nobody learns that the others asked
-    assert len(mailer.sent) == 3
+    assert len(mailer.sent) == 6
     with session_scope() as session:
-        assert session.execute(select(CodeSend).where(CodeSend.mailed.is_(True))).scalars().all().__len__() == 3
+        assert session.execute(select(CodeSend).where(CodeSend.mailed.is_(True))).scalars().all().__len__() == 6
 
 
 def test_parallel_sends_in_one_conversation_respect_its_limit(database):
@@ -106,6 +108,8 @@ def test_parallel_failed_sends_release_their_slots(database):
     mailer.fail = True
     verifier = Verifier(SECRET, mailer)
     results = in_parallel(20, lambda n: verifier.request_code("c1", ADDRESS).status)
-    assert set(results) <= {SendStatus.MAIL_FAILED, SendStatus.RATE_LIMITED}
+    # SENT: held back (the reply never says) while two failing sends of this client held its slots.
+    assert set(results) <= {SendStatus.MAIL_FAILED, SendStatus.RATE_LIMITED, SendStatus.SENT}
+    assert SendStatus.MAIL_FAILED in results
     mailer.fail = False
     assert verifier.request_code("c1", ADDRESS).status is SendStatus.SENT and len(mailer.sent) == 1

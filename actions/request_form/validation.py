@@ -12,6 +12,7 @@ from rasa_sdk.events import ActionExecutionRejected, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.address_locked import say_address_locked
 from actions.handoff_actions import person_was_offered
 from actions.request_form.common import (
     CHITCHAT_INTENTS,
@@ -143,10 +144,14 @@ class ValidateRequestForm(FormValidationAction):
                 # The same words whether or not the address's own ceiling held the mail back:
                 # true either way, and they reveal nothing about anyone else asking.
                 text=f"{lead}I've sent a 6-digit code to {mask_email(email)} if it can take one (an address gets "
-                "at most 3 codes in 15 minutes, whoever asks). Please type it here; it's valid for "
+                "only a few codes in 15 minutes, whoever asks). Please type it here; it's valid for "
                 f"{get_settings().code_ttl_minutes} minutes. Didn't get it? Say \"new code\". Say \"cancel\" to stop."
             )
             return {"email": email, "otp_code": None, "reprompted": True}
+        if result.status is SendStatus.ADDRESS_LOCKED:
+            if lead:
+                dispatcher.utter_message(text=lead.strip())
+            return say_address_locked(dispatcher, result.retry_at)
         if result.status is SendStatus.RATE_LIMITED:
             dispatcher.utter_message(
                 text=f"{lead}You've asked for several codes in a short time, so I can't send another one yet. "
@@ -189,6 +194,8 @@ class ValidateRequestForm(FormValidationAction):
         if result.status is CheckStatus.VERIFIED:
             dispatcher.utter_message(text="Thanks, your email address is verified.")
             return {"otp_code": CODE_MASK, "verified_email": mask_email(email), "reverify": None}
+        if result.status is CheckStatus.ADDRESS_LOCKED:
+            return say_address_locked(dispatcher, result.locked_until)
         messages = {
             CheckStatus.WRONG: f"That code isn't right. You have {result.attempts_left} "
             f"{'try' if result.attempts_left == 1 else 'tries'} left. Please type the code again.",

@@ -45,7 +45,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from imago_core.handoff.escalations import record_forward_outcome
-from imago_core.identity.client_address import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
+from imago_core.identity.client_address import CLIENT_ADDRESS_KEY, MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text, rocketchat_client
 from imago_core.storage.message_dedup import claim_once, was_claimed
 from extensions.channels.rocketchat_client import (  # noqa: F401 - re-exported for callers and tests
     DEFAULT_TIMEOUT,
@@ -460,6 +460,9 @@ class RocketChatInput(InputChannel):
                 shared = kind == "shared"
                 incoming.metadata["room_kind"] = kind
             sender = conversation_id(incoming.room_id, incoming.user_id, shared)
+            # The send limits' client: Rocket.Chat, not the visitor, calls this webhook, so the
+            # user (or livechat visitor) id stands in for a network (issue 23, finding 1).
+            incoming.metadata[CLIENT_ADDRESS_KEY] = rocketchat_client(incoming.user_id)
             text = clean_text(incoming.text)  # the same rules as REST and socket.io (issue 9)
             if len(text) > MAX_MESSAGE_CHARS:  # answered, neither processed nor stored
                 await output_channel.send_text_message(sender, TOO_LONG_REPLY)

@@ -52,6 +52,29 @@ def resolve_client(peer: Optional[str], forwarded_for: Optional[str], trusted: S
     return client
 
 
+# Channels with no network address of their own (Rocket.Chat: the server, not the
+# visitor, calls the webhook) give the limits the platform's user or visitor id instead,
+# under this prefix; X-Forwarded-For and peers only ever yield IP addresses, so no
+# visitor can claim one. (issue 23, finding 1)
+CHAT_CLIENT_PREFIX = "rocketchat-user:"
+MAX_CHAT_ID_CHARS = 128
+
+
+def rocketchat_client(user_id: object) -> Optional[str]:
+    """The client key value for a Rocket.Chat user or livechat visitor id, or None."""
+    if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > MAX_CHAT_ID_CHARS:
+        return None
+    return CHAT_CLIENT_PREFIX + user_id.strip()
+
+
+def chat_client(value: Optional[str]) -> Optional[str]:
+    """`value` if it is a chat user's client key (rocketchat_client), else None."""
+    if isinstance(value, str) and value.startswith(CHAT_CLIENT_PREFIX) and \
+            len(value) <= len(CHAT_CLIENT_PREFIX) + MAX_CHAT_ID_CHARS:
+        return value
+    return None
+
+
 def clean_text(text: str) -> str:
     """NUL bytes break PostgreSQL text columns and mean nothing in a chat message."""
     return text.replace("\x00", "")

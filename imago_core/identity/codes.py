@@ -6,9 +6,12 @@ Rules (each has a test in tests/test_verification.py):
 - valid CODE_TTL_MINUTES (10), single use, bound to one conversation and address;
 - five wrong entries invalidate the code; a new code invalidates older ones;
 - at most 3 codes an hour and 10 a day per conversation, 10 an hour and 30 a day
-  per client network; at most 3 mails per address (+tags folded) in 15 minutes,
-  whoever asks, held back silently; slots are reserved atomically before the send
+  per client network (IPv4 /24, IPv6 /64); at most 6 mails per address (+tags
+  folded) in 15 minutes and 2 per (address, client network), held back silently
+  (imago_core/address_ceiling.py); slots are reserved atomically before the send
   and released if it fails;
+- at most 10 wrong codes per address in 24 hours, across all conversations and
+  networks; past that no code for it verifies (imago_core/address_budget.py);
 - wrong guesses are counted by one atomic UPDATE each, so parallel guesses cannot
   outrun the limit of five;
 - what the visitor sees never depends on whether the address is known to us: this
@@ -30,12 +33,20 @@ from typing import Callable, List, Optional
 
 from sqlalchemy import case, delete, select, update
 
+from imago_core.identity.address_budget import FailureBudget
+from imago_core.identity.address_ceiling import AddressMailCeiling
+from imago_core.identity.client_address import chat_client
+from imago_core.mail import Mailer, MailError, mailer_from_settings
+from imago_core.settings import get_settings
 from imago_core.storage import audit
 from imago_core.storage.db import session_scope
 from imago_core.storage.locks import serialise
-from imago_core.mail import Mailer, MailError, mailer_from_settings
-from imago_core.settings import get_settings
-from imago_core.storage.models import CodeSend, OneTimeCode, VerifiedConversation, utcnow
+from imago_core.storage.models import (
+    CodeSend,
+    OneTimeCode,
+    VerifiedConversation,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +57,8 @@ SENDS_PER_DAY = 10
 # Limits per conversation and per client network: the visitor's own sends.
 CONVERSATION_LIMITS = ((timedelta(hours=1), SENDS_PER_HOUR), (timedelta(days=1), SENDS_PER_DAY))
 CLIENT_LIMITS = ((timedelta(hours=1), 10), (timedelta(days=1), 30))
-# Ceiling per address, whoever asks: short, so strangers can delay the owner by at
-# most ADDRESS_WINDOW, never lock them out for a day.
-ADDRESS_SENDS_PER_WINDOW = 3
-ADDRESS_WINDOW = timedelta(minutes=15)
+# The ceilings per address, whoever asks, are imago_core/address_ceiling.py: short
+# (15 minutes), so strangers can delay the owner by minutes, never lock them out for a day.
 
 # Pragmatic address check: one @, a dotted domain, no spaces or brackets.
 _EMAIL = re.compile(
@@ -101,6 +110,7 @@ class SendStatus(enum.Enum):
     SENT = "sent"
     RATE_LIMITED = "rate_limited"
     MAIL_FAILED = "mail_failed"
+    ADDRESS_LOCKED = "address_locked"  # the address's failure budget is spent (retry_at: until when)
 
 
 @dataclass(frozen=True)
@@ -115,24 +125,31 @@ class CheckStatus(enum.Enum):
     EXPIRED = "expired"
     LOCKED = "locked"  # too many wrong entries; the code is gone
     NO_CODE = "no_code"  # nothing outstanding for this conversation and address
+    ADDRESS_LOCKED = "address_locked"  # the address's failure budget is spent: nothing was compared
 
 
 @dataclass(frozen=True)
 class CheckResult:
     status: CheckStatus
     attempts_left: int = 0
+    locked_until: Optional[datetime] = None
 
 
 class Verifier:
     def __init__(self, secret: bytes, mailer: Mailer, code_ttl: timedelta = timedelta(minutes=10),
                  verified_ttl: timedelta = timedelta(minutes=30),
-                 clock: Callable[[], datetime] = utcnow, client_limits=CLIENT_LIMITS):
+                 clock: Callable[[], datetime] = utcnow, client_limits=CLIENT_LIMITS,
+                 failure_budget: Optional[FailureBudget] = None, mail_ceiling: Optional[AddressMailCeiling] = None,
+                 team_email: str = "support@Imagotechs.com"):
         if len(secret) < 16:
             raise ValueError("the verification secret must be at least 16 bytes")
         self._secret = secret
         self.mailer = mailer
         self.code_ttl, self.verified_ttl, self.clock = code_ttl, verified_ttl, clock
         self.client_limits = client_limits
+        self.failure_budget = failure_budget or FailureBudget()
+        self.mail_ceiling = mail_ceiling or AddressMailCeiling()
+        self.team_email = team_email  # named in the owner's notice when the budget runs out
 
     # -- keyed hashes ---------------------------------------------------------------
     def address_key(self, email: str) -> str:
@@ -144,7 +161,7 @@ class Verifier:
 
     # -- sending --------------------------------------------------------------------
     def client_key(self, client_address: Optional[str]) -> Optional[str]:
-        """A keyed hash of the visitor's network (IPv4 address, IPv6 /64), or None."""
+        """A keyed hash of the visitor's network (IPv4 /24, IPv6 /64, a chat user id), or None."""
         network = client_network(client_address)
         if network is None:
             return None
@@ -168,7 +185,12 @@ class Verifier:
                 audit.record("code_rate_limited", conversation_id=conversation_id, address_key=key,
                              session=session)
                 return SendResult(SendStatus.RATE_LIMITED, retry_at)
-            mailed = _address_sends(session, limit_key, now) < ADDRESS_SENDS_PER_WINDOW
+            locked_until = self.failure_budget.locked_until(session, limit_key, now)
+            if locked_until:  # no code could verify: none is made or mailed
+                audit.record("code_address_locked", conversation_id=conversation_id, address_key=key,
+                             session=session)
+                return SendResult(SendStatus.ADDRESS_LOCKED, locked_until)
+            mailed = self.mail_ceiling.has_room(session, limit_key, client, now)
             self._invalidate_outstanding(session, conversation_id, now)
             row = OneTimeCode(conversation_id=conversation_id, address_key=key,
                               code_hash=self._code_hash(conversation_id, email, code),
@@ -228,15 +250,30 @@ class Verifier:
             with session_scope() as session:
                 session.execute(_live(row.id).values(invalidated_at=now))
             result = CheckResult(CheckStatus.EXPIRED)
-        elif hmac.compare_digest(row.code_hash, self._code_hash(conversation_id, email, typed or "")):
-            result = self._use(row.id, conversation_id, email, now)
         else:
-            result = _count_wrong_guess(row.id, now)
+            result = self._compare(row, conversation_id, email, typed, now)
         audit.record(
             {CheckStatus.VERIFIED: "verified", CheckStatus.WRONG: "wrong_code", CheckStatus.EXPIRED: "code_expired",
-             CheckStatus.LOCKED: "code_locked", CheckStatus.NO_CODE: "code_without_request"}[result.status],
+             CheckStatus.LOCKED: "code_locked", CheckStatus.NO_CODE: "code_without_request",
+             CheckStatus.ADDRESS_LOCKED: "code_address_locked"}[result.status],
             conversation_id=conversation_id, address_key=key,
         )
+        return result
+
+    def _compare(self, row, conversation_id: str, email: str, typed: str, now: datetime) -> CheckResult:
+        """Every comparison first takes a slot of the address's failure budget (issue 23,
+        finding 1). With none left nothing is compared: the right code fails too, and
+        the answer is the same whatever was typed."""
+        limit_key = self.address_key(limit_address(email))
+        slot = self.failure_budget.take(limit_key, now)
+        if slot.locked_until:
+            return CheckResult(CheckStatus.ADDRESS_LOCKED, locked_until=slot.locked_until)
+        if hmac.compare_digest(row.code_hash, self._code_hash(conversation_id, email, typed or "")):
+            self.failure_budget.give_back(slot)  # a right code is no failure
+            return self._use(row.id, conversation_id, email, now)
+        result = _count_wrong_guess(row.id, now)
+        if slot.last:  # this wrong code spent the budget: the owner hears of it, once
+            self.failure_budget.tell_owner(self.mailer, email, limit_key, now, self.team_email)
         return result
 
     def _use(self, code_id: int, conversation_id: str, email: str, now: datetime) -> CheckResult:
@@ -312,11 +349,6 @@ def _own_limit_until(session, conversation_id: str, client_key: Optional[str],
     return latest
 
 
-def _address_sends(session, limit_key: str, now: datetime) -> int:
-    return len(_count_since(session, CodeSend.address_key, limit_key, now - ADDRESS_WINDOW,
-                            CodeSend.mailed.is_(True)))
-
-
 def limit_address(email: str) -> str:
     """The address the limits count: lower case, without a +tag (jane+x@ = jane@)."""
     local, _, domain = email.lower().rpartition("@")
@@ -324,16 +356,17 @@ def limit_address(email: str) -> str:
 
 
 def client_network(address: Optional[str]) -> Optional[str]:
-    """The network a client address stands for: the IPv4 address, or the IPv6 /64
-    (one host usually owns a whole /64). None when it is not an IP address."""
+    """The network a client address stands for: the IPv4 /24, or the IPv6 /64 (one
+    host usually owns a whole /64), or a chat user id. None when it is neither."""
     try:
         ip = ipaddress.ip_address((address or "").strip())
     except ValueError:
-        return None
+        return chat_client(address)  # a chat platform's user id (client_address.py), or None
     mapped = getattr(ip, "ipv4_mapped", None)
     if ip.version == 6 and mapped is None:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(mapped or ip)
+    # An IPv4 /24, not the single address (issue 23, finding 3: address_ceiling.py says why).
+    return str(ipaddress.ip_network(f"{mapped or ip}/24", strict=False))
 
 
 def verifier_from_settings() -> Verifier:
@@ -342,7 +375,12 @@ def verifier_from_settings() -> Verifier:
                     code_ttl=timedelta(minutes=settings.code_ttl_minutes),
                     verified_ttl=timedelta(minutes=settings.verification_ttl_minutes),
                     client_limits=((timedelta(hours=1), settings.code_sends_per_client_hour),
-                                   (timedelta(days=1), settings.code_sends_per_client_day)))
+                                   (timedelta(days=1), settings.code_sends_per_client_day)),
+                    failure_budget=FailureBudget(settings.code_failures_per_address,
+                                                 timedelta(hours=settings.code_failure_window_hours)),
+                    mail_ceiling=AddressMailCeiling(settings.code_mails_per_address,
+                                                    settings.code_mails_per_address_network),
+                    team_email=settings.privacy_team_email)
 
 
 # The process's verifier, built from the settings on first use; tests inject their own.

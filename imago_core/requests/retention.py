@@ -21,11 +21,14 @@ from typing import Callable, Dict, List, Optional
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 
+from imago_core.requests.status_sync import refresh_open_deletions
+from imago_core.settings import Settings, get_settings
 from imago_core.storage import audit
-
 from imago_core.storage import conversations as conversation_store
 from imago_core.storage.db import session_scope
 from imago_core.storage.models import (
+    AddressFailure,
+    AddressLockNotice,
     CodeSend,
     ErasedConversation,
     Escalation,
@@ -37,8 +40,6 @@ from imago_core.storage.models import (
     VerifiedConversation,
     utcnow,
 )
-from imago_core.requests.status_sync import refresh_open_deletions
-from imago_core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ PURGE_INTERVAL = timedelta(days=1)
 RESOLVED_ESCALATIONS = [EscalationStatus.HANDED_BACK, EscalationStatus.FORWARDED]
 CLOSED_REQUESTS = [s for s in RequestStatus if not s.is_open]
 KINDS = ("conversations", "conversation events", "erased events written back", "drafts", "verifications",
-         "codes", "code sends", "escalations", "requests", "erasure markers")
+         "codes", "code sends", "escalations", "requests", "erasure markers",
+         "address failures", "address lock notices")
 
 
 @dataclass
@@ -142,6 +144,11 @@ def purge(now: Optional[datetime] = None, dry_run: bool = False, settings: Optio
          & VerifiedConversation.conversation_id.not_in(_still_stored(engine, conversations_before, purged))),
         ("codes", OneTimeCode, OneTimeCode.expires_at < conversations_before),
         ("code sends", CodeSend, CodeSend.sent_at < conversations_before),
+        # A failure budget's rows mean nothing once out of its window (issue 23).
+        ("address failures", AddressFailure,
+         AddressFailure.failed_at < now - timedelta(hours=settings.code_failure_window_hours)),
+        ("address lock notices", AddressLockNotice,
+         AddressLockNotice.sent_at < now - timedelta(hours=settings.code_failure_window_hours)),
         ("erasure markers", ErasedConversation, ErasedConversation.erased_at < conversations_before),
         ("escalations", Escalation, Escalation.status.in_(RESOLVED_ESCALATIONS)
          & (Escalation.updated_at < conversations_before)),

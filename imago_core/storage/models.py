@@ -234,3 +234,25 @@ class ErasedConversation(Base):
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(255), nullable=False, index=True)
     erased_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+
+class AddressFailure(Base):
+    """One slot (imago_core/identity/address_budget.py) of an address's failure budget: a code compared and found wrong, or
+    (for the moment of the comparison) one being compared. Holds no address, no code."""
+
+    __tablename__ = "address_failures"
+
+    id = Column(Integer, primary_key=True)
+    address_key = Column(String(64), nullable=False, index=True)  # HMAC of the canonical address
+    failed_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class AddressLockNotice(Base):
+    """The owner was told their address is locked: at most one such mail per window."""
+
+    __tablename__ = "address_lock_notices"
+
+    id = Column(Integer, primary_key=True)
+    address_key = Column(String(64), nullable=False, index=True)
+    sent_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
