@@ -11,6 +11,8 @@ Same route and answer as Rasa's `rest` channel (POST /webhooks/rest/webhook with
 - messages over 2,000 characters get a polite reply and are not processed or stored;
   NUL bytes are stripped;
 - the client address (for the send limits) comes from the connection, not the body;
+- of the body's `metadata` only the keys the assistant reads are kept, bounded
+  (imago_core/message_metadata.py): the tracker stores it and every turn loads it;
 - nothing the visitor typed is written to the log.
 """
 from __future__ import annotations
@@ -27,13 +29,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from imago_core.client_address import (
-    CLIENT_ADDRESS_KEY,
     MAX_MESSAGE_CHARS,
     TOO_LONG_REPLY,
     clean_text,
     resolve_client,
     trusted_networks,
 )
+from imago_core.message_metadata import from_client, with_client_address
 from imago_core.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -61,8 +63,7 @@ def parse_body(raw: bytes) -> Tuple[str, str, Dict[str, Any]]:
         raise BadRequest(f'"sender" must be a non-empty string of at most {MAX_SENDER_CHARS} characters')
     if not isinstance(message, str):
         raise BadRequest('"message" must be a string')
-    metadata = body.get("metadata")
-    return clean_text(sender), clean_text(message), dict(metadata) if isinstance(metadata, dict) else {}
+    return clean_text(sender), clean_text(message), from_client(body.get("metadata"))
 
 
 class HardenedRestInput(InputChannel):
@@ -106,9 +107,9 @@ class HardenedRestInput(InputChannel):
                 return response.json({"error": str(exc)}, status=400)
             if len(text) > MAX_MESSAGE_CHARS:
                 return response.json([{"recipient_id": sender, "text": TOO_LONG_REPLY}])
-            metadata[CLIENT_ADDRESS_KEY] = resolve_client(
+            metadata = with_client_address(metadata, resolve_client(
                 request.ip, request.headers.get("X-Forwarded-For"),
-                trusted_networks(get_settings().trusted_proxies))
+                trusted_networks(get_settings().trusted_proxies)))
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(text, collector, PREFIX + sender,

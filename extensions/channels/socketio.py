@@ -13,8 +13,10 @@
    accepts whatever session id the message names.
 4. Messages over 2,000 characters get a polite reply and are not processed; NUL
    bytes are stripped; the client address for the send limits is taken from the
-   connection (X-Forwarded-For only from TRUSTED_PROXIES) and overwrites whatever
-   the client put in the metadata.
+   connection (X-Forwarded-For only from TRUSTED_PROXIES). Of the client's
+   `customData` only the keys the assistant reads are kept, bounded, and engine.io
+   refuses a packet over 32 KB (imago_core/message_metadata.py): the tracker, which
+   every turn loads, stores the metadata.
 5. With several replicas, emits go through Redis (extensions/channels/socketio_redis.py;
    key `redis_url`), so a push from any replica reaches a visitor on any other.
 
@@ -38,13 +40,13 @@ from sanic import Blueprint
 
 from extensions.channels.socketio_redis import configured_redis_url, share_through_redis, start_listening
 from imago_core.client_address import (
-    CLIENT_ADDRESS_KEY,
     MAX_MESSAGE_CHARS,
     TOO_LONG_REPLY,
     clean_text,
     resolve_client,
     trusted_networks,
 )
+from imago_core.message_metadata import MAX_SOCKETIO_PAYLOAD_BYTES, from_client, with_client_address
 from imago_core.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -100,6 +102,8 @@ class PersistentSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
+        # engine.io's default accepts ~1 MB per packet; no widget message needs more than 32 KB.
+        sio.eio.max_http_buffer_size = MAX_SOCKETIO_PAYLOAD_BYTES
         if self.redis_url:
             share_through_redis(sio, self.redis_url)
 
@@ -152,12 +156,12 @@ class PersistentSocketIOInput(SocketIOInput):
             await sio.emit(self.bot_message_evt, {"text": TOO_LONG_REPLY}, room=sid, namespace=self.namespace)
             return
         metadata = data.get(self.metadata_key)
-        if isinstance(metadata, str):
+        if isinstance(metadata, str) and len(metadata) <= MAX_SOCKETIO_PAYLOAD_BYTES:
             try:
                 metadata = json.loads(metadata)
             except ValueError:
                 metadata = None
-        metadata = dict(metadata) if isinstance(metadata, dict) else {}
-        metadata[CLIENT_ADDRESS_KEY] = _client_address(sio.get_environ(sid, namespace=self.namespace) or {})
+        metadata = with_client_address(from_client(metadata),
+                                       _client_address(sio.get_environ(sid, namespace=self.namespace) or {}))
         await on_new_message(UserMessage(text, output, conversation_id(confirmed),
                                          input_channel=self.name(), metadata=metadata))
