@@ -62,6 +62,9 @@ def start_background_jobs() -> List[str]:
     from imago_core.settings import get_settings
 
     get_settings()  # a bad setting (REQUEST_RETENTION_DAYS < 45) stops the server here, not in a thread
+    from imago_core.conversation_store import tracker_store_url
+
+    tracker_store_url()  # erasure and the purge run here: without the store they would delete nothing
     with _lock:
         _stop.clear()
         for job in JOBS:

@@ -22,6 +22,7 @@ from imago_core.erasure import conversations_of
 from imago_core.mail import Mailer, MailError
 from imago_core.models import Escalation, PrivacyRequest, RequestType, VerifiedConversation, utcnow
 from imago_core.redaction import mask_code_like, redact_all
+from imago_core.settings import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,9 @@ def after_request_filed(request_type: RequestType, reference: str, email: str, d
         return None
     try:
         mail_export(email, reference, mailer)
-    except MailError:
-        audit.record("assistant_export_failed", detail={"reference": reference})
+    except (MailError, ConfigError, conversation_store.TrackerStoreMissing) as exc:
+        # Without the tracker store the copy would lack the conversations: none is sent.
+        audit.record("assistant_export_failed", detail={"reference": reference, "why": type(exc).__name__})
         return ("I couldn't email you the copy of what this chat assistant holds about you just now; "
                 "the privacy team will include it in their answer.")
     audit.record("assistant_export_mailed", detail={"reference": reference})

@@ -359,9 +359,12 @@ def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> Non
                 row.status, row.status_changed_at = remote, utcnow()
                 audit.record("status_changed", request_id=request_id, actor=f"backend:{backend.name}",
                              session=session, detail={"from": current.value, "to": remote.value})
-            from imago_core.erasure import after_status_change  # a completed deletion erases our own copy
+            from imago_core.erasure import ErasureFailed, after_status_change  # a completed deletion erases our own copy
 
-            after_status_change(request_id, actor=f"backend:{backend.name}")
+            try:
+                after_status_change(request_id, actor=f"backend:{backend.name}")
+            except ErasureFailed:
+                pass  # recorded on the request (needs_attention) and in the audit log; the status still reads
 
 
 def _ticket_missing(backend: TicketBackend, request_id: int, external_id: str, current: RequestStatus,

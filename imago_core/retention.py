@@ -46,6 +46,7 @@ CONVERSATION_BATCH = 500
 ROW_BATCH = 2000
 PAUSE_BETWEEN_BATCHES = 0.002  # seconds: lets a waiting conversation turn take the lock
 PURGE_INTERVAL = timedelta(days=1)
+RETRY_AFTER_FAILURE = timedelta(minutes=10)
 RESOLVED_ESCALATIONS = [EscalationStatus.HANDED_BACK, EscalationStatus.FORWARDED]
 CLOSED_REQUESTS = [s for s in RequestStatus if not s.is_open]
 KINDS = ("conversations", "conversation events", "erased events written back", "drafts", "verifications",
@@ -127,6 +128,9 @@ def purge(now: Optional[datetime] = None, dry_run: bool = False, settings: Optio
     report = PurgeReport(dry_run=dry_run)
 
     engine = tracker_engine or conversation_store.tracker_engine()
+    # Nothing is purged against the wrong store: its "no conversations" would also
+    # drop verifications whose conversations are still stored (see _still_stored).
+    conversation_store.require_store(engine)
     started = time.perf_counter()
     _erased_again(engine, report)
     purged = _tracker_conversations(engine, conversations_before, report, batch_size or CONVERSATION_BATCH)
@@ -173,6 +177,8 @@ def run_daily(stop: threading.Event, interval: timedelta = PURGE_INTERVAL,
         try:
             report = purge_once()
             logger.info("retention purge: %s", ", ".join(f"{k} {v}" for k, v in report.removed.items() if v) or "nothing due")
-        except Exception:  # noqa: BLE001 - a failed purge is retried on the next day
-            logger.exception("retention purge failed; retried in %s", interval)
-        stop.wait(interval.total_seconds())
+            wait = interval
+        except Exception:  # noqa: BLE001 - retried soon: a store the Rasa server creates at its start
+            wait = min(interval, RETRY_AFTER_FAILURE)  # may appear just after this server's start
+            logger.exception("retention purge failed; retried in %s", wait)
+        stop.wait(wait.total_seconds())

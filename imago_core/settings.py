@@ -166,7 +166,10 @@ class Settings:
     # Retention (imago_core/retention.py); see .env.example.
     conversation_retention_days: int = 30
     request_retention_days: int = 1095
-    tracker_store_url: str = "sqlite:///var/tracker.db"
+    # No default: erasure and the purge must find the Rasa server's own store, and a
+    # guessed SQLite path that does not exist made them delete nothing, silently
+    # (issue 23, finding 6). scripts/lib.sh writes the local one into .env.
+    tracker_store_url: Optional[str] = None
     handoff_wait: str = "usually within one working day"
     staff_token: Optional[str] = field(repr=False, default=None)
     staff_tokens: Optional[str] = field(repr=False, default=None)  # "name:token,name:token"
@@ -264,7 +267,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         code_sends_per_client_day=_env_int("CODE_SENDS_PER_CLIENT_DAY", 30, env),
         conversation_retention_days=_retention_days("CONVERSATION_RETENTION_DAYS", 30, 1, env),
         request_retention_days=_retention_days("REQUEST_RETENTION_DAYS", 1095, MIN_REQUEST_RETENTION_DAYS, env),
-        tracker_store_url=_env("TRACKER_STORE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}", env),
+        tracker_store_url=_env("TRACKER_STORE_URL", env=env),
     )
 
 

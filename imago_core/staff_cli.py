@@ -111,11 +111,16 @@ def cmd_show(args) -> int:
 
 
 def cmd_set_status(args) -> int:
+    from imago_core.erasure import ErasureFailed
+
     try:
         view = set_status(args.reference, args.status, actor=f"staff:{args.by}", note=args.note)
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ErasureFailed as exc:  # the status is stored; the erasure must be run again
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"{view.reference} is now {view.status.value}")
     return 0
 
@@ -167,12 +172,13 @@ def _report_retried(references: List[str]) -> int:
 
 
 def cmd_purge(args) -> int:
+    from imago_core.conversation_store import TrackerStoreMissing
     from imago_core.retention import purge
     from imago_core.settings import ConfigError
 
     try:
         report = purge(dry_run=args.dry_run)
-    except ConfigError as exc:
+    except (ConfigError, TrackerStoreMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for line in report.lines():

@@ -77,6 +77,17 @@ ensure_env_file() {
       fi
     fi
   done
+  # Where the action server's erasure and purge find the conversations: the SQLite file
+  # endpoints.yml gives the Rasa server (db: var/tracker.db, from the project folder).
+  # Required (imago_core/conversation_store.py): a wrong guess made them delete nothing.
+  if ! grep -qE "^TRACKER_STORE_URL=.+" "$ROOT/.env" && [ -z "${TRACKER_STORE_URL:-}" ]; then
+    log "adding the local TRACKER_STORE_URL to .env"
+    if grep -qE "^TRACKER_STORE_URL=" "$ROOT/.env"; then
+      sed -i "s|^TRACKER_STORE_URL=.*|TRACKER_STORE_URL=sqlite:///$ROOT/var/tracker.db|" "$ROOT/.env"
+    else
+      echo "TRACKER_STORE_URL=sqlite:///$ROOT/var/tracker.db" >> "$ROOT/.env"
+    fi
+  fi
 }
 
 # The model's name carries a hash of everything training reads (the custom NLU

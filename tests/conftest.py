@@ -39,6 +39,9 @@ def tracker_db(isolated_env, monkeypatch):
     path = isolated_env / "tracker.db"
     monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{path}")
     reset_settings_cache()
+    # As the Rasa server leaves it at its start: erasure and the purge refuse a store
+    # without the events table (tests/test_erasure_store.py).
+    conversation_store.events.metadata.create_all(conversation_store.tracker_engine())
     yield path
     conversation_store.dispose_engines()
 
