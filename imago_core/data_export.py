@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from imago_core import audit, conversation_store
+from imago_core.addresses import canonical_address
 from imago_core.db import session_scope
 from imago_core.erasure import conversations_of
 from imago_core.mail import Mailer, MailError
@@ -52,6 +53,7 @@ def _messages(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def build_export(email: str, now: Optional[datetime] = None, tracker_engine: Optional[Engine] = None) -> Dict[str, Any]:
     engine = tracker_engine or conversation_store.tracker_engine()
+    email = canonical_address(email)
     with session_scope() as session:
         verified = session.execute(select(VerifiedConversation).where(VerifiedConversation.email == email)
                                    .order_by(VerifiedConversation.verified_at)).scalars().all()

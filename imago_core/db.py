@@ -50,6 +50,9 @@ def get_engine() -> Engine:
             _engine = _make_engine(get_settings().database_url)
             Base.metadata.create_all(_engine)
             add_missing_columns(_engine, Base.metadata)
+            from imago_core.addresses import canonicalise_stored_addresses
+
+            canonicalise_stored_addresses(_engine)  # rows an older release stored as typed
             _session_factory = sessionmaker(bind=_engine, future=True, expire_on_commit=False)
         return _engine
 

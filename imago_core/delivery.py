@@ -35,6 +35,7 @@ from typing import Optional
 from sqlalchemy import func, select, update
 
 from imago_core import audit
+from imago_core.addresses import canonical_address
 from imago_core.db import session_scope
 from imago_core.models import DeliveryState, Escalation, PrivacyRequest, RequestStatus, utcnow
 from imago_core.privacy_requests import format_date, request_by_reference
@@ -341,7 +342,7 @@ def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> Non
         return
     with session_scope() as session:
         rows = session.execute(select(PrivacyRequest.id, PrivacyRequest.external_id, PrivacyRequest.status).where(
-            PrivacyRequest.email == email, PrivacyRequest.backend == backend.name,
+            PrivacyRequest.email == canonical_address(email), PrivacyRequest.backend == backend.name,
             PrivacyRequest.delivery_state == DeliveryState.DELIVERED)).all()
     for request_id, external_id, current in rows:
         try:

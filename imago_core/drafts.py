@@ -12,6 +12,7 @@ from typing import List, Optional, Sequence
 from sqlalchemy import select, update
 
 from imago_core import audit
+from imago_core.addresses import canonical_address
 from imago_core.db import session_scope
 from imago_core.models import RequestDraft, RequestType, utcnow
 
@@ -51,7 +52,7 @@ def take_drafts(conversation_id: str, email: str) -> List[RequestDraft]:
             claimed = session.execute(update(RequestDraft).where(
                 RequestDraft.id == draft.id, RequestDraft.consumed_at.is_(None)
             ).values(consumed_at=utcnow())).rowcount == 1
-        if claimed and draft.email == email:
+        if claimed and draft.email == canonical_address(email):
             taken.append(draft)
     return taken
 

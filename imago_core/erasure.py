@@ -18,6 +18,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.engine import Engine
 
 from imago_core import audit, conversation_store
+from imago_core.addresses import canonical_address
 from imago_core.db import session_scope
 from imago_core.settings import ConfigError
 from imago_core.models import (
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 def conversations_of(email: str) -> Set[str]:
     """Conversations linked to the address by a verification (or a request filed from one)."""
+    email = canonical_address(email)
     with session_scope() as session:
         verified = session.execute(
             select(VerifiedConversation.conversation_id).where(VerifiedConversation.email == email)).scalars().all()
@@ -58,6 +60,7 @@ def erase_assistant_data(email: str, request_id: Optional[int] = None, actor: st
     # Before anything is deleted: a wrong store must not erase the links (verifications)
     # that a second try, against the right store, needs to find the conversations.
     conversation_store.require_store(engine)
+    email = canonical_address(email)
     conversations = sorted(conversations_of(email))
     removed = {"conversations": len(conversations), "conversation events": 0}
     for batch in conversation_store.batched(conversations, 500):

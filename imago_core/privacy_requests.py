@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from imago_core import audit
+from imago_core.addresses import canonical_address
 from imago_core.db import session_scope
 from imago_core.models import DeliveryState, PrivacyRequest, RequestStatus, RequestType, open_request_key, utcnow
 
@@ -109,7 +110,8 @@ def _open_request(key: str) -> Optional[PrivacyRequest]:
 def requests_for(email: str, conversation_id: Optional[str] = None) -> List[RequestView]:
     with session_scope() as session:
         rows = session.execute(
-            select(PrivacyRequest).where(PrivacyRequest.email == email).order_by(PrivacyRequest.received_at)
+            select(PrivacyRequest).where(PrivacyRequest.email == canonical_address(email))
+            .order_by(PrivacyRequest.received_at)
         ).scalars().all()
         for row in rows:
             audit.record("status_read", conversation_id=conversation_id, request_id=row.id, session=session)

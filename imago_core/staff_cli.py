@@ -1,6 +1,6 @@
 """Command-line tool for the privacy team.
 
-    imago-requests list [--status received] [--type deletion] [--overdue]
+    imago-requests list [--status received] [--type deletion] [--overdue] [--email jane@example.org]
     imago-requests show PRV-7K3M9Q
     imago-requests set-status PRV-7K3M9Q completed [--note "sent by post"] [--by alice]
     imago-requests deliver [--loop]        (push pending requests to the ticket backend)
@@ -19,6 +19,7 @@ from typing import List, Optional
 
 from sqlalchemy import select
 
+from imago_core.addresses import canonical_address
 from imago_core.db import session_scope
 from imago_core.models import AuditEvent, DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
 from imago_core.privacy_requests import format_date, set_status
@@ -52,6 +53,8 @@ def cmd_list(args) -> int:
             query = query.where(PrivacyRequest.status == args.status)
         if args.type:
             query = query.where(PrivacyRequest.request_type == args.type)
+        if args.email:  # in any spelling: addresses are stored canonical (imago_core/addresses.py)
+            query = query.where(PrivacyRequest.email == canonical_address(args.email))
         if args.overdue:
             query = query.where(PrivacyRequest.due_at < utcnow(),
                                 PrivacyRequest.status.in_([s for s in RequestStatus if s.is_open]))
@@ -194,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--status", type=_status)
     listing.add_argument("--type", type=_type)
     listing.add_argument("--overdue", action="store_true", help="open and past the due date")
+    listing.add_argument("--email", help="only this address's requests (letter case does not matter)")
     listing.set_defaults(func=cmd_list)
 
     show = commands.add_parser("show", help="one request with its audit trail")
