@@ -41,6 +41,8 @@ from imago_core.request_flow import (
     wants_email_change,
 )
 from imago_core.settings import get_settings
+from imago_core.texts import text as text_for
+from imago_core.verification_age import DELETION_PROOF_MAX_AGE, deletion_needs_fresh_code, has_pending_deletion
 from imago_core.verification import (
     CheckStatus,
     extract_code,
@@ -376,6 +378,12 @@ class ValidateRequestForm(FormValidationAction):
                                      "Shall I file it? Say yes to file it, or no to cancel.")
             return {"confirmation": None, "reprompted": True}
         if _YES.search(text) or (intent == "affirm" and not _QUESTION.search(text)):
+            stale = await asyncio.to_thread(_deletion_proof_stale, tracker)
+            if stale:
+                # A deletion can't be undone: the address is proved again, with a code sent now.
+                answer = await self._send_code(dispatcher, tracker, stale, lead=text_for(
+                    "deletion_fresh_code", minutes=_minutes(DELETION_PROOF_MAX_AGE)) + " ")
+                return {**answer, "confirmation": None, "reverify": True}
             return {"confirmation": "yes"}
         dispatcher.utter_message(text="Shall I file it? Say yes to file it, or no to cancel. You can also say "
                                  "\"change the email\" or ask me a question first.")
@@ -541,6 +549,11 @@ class ActionFileRequest(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
         verifier = get_verifier()
         email = await asyncio.to_thread(verifier.verified_email, tracker.sender_id)
+        if email and await asyncio.to_thread(_deletion_blocked, tracker.sender_id, email):
+            # The form asks for a fresh code first; this holds for a typed /affirm that skips it.
+            dispatcher.utter_message(text=text_for("deletion_not_filed_stale",
+                                                   minutes=_minutes(DELETION_PROOF_MAX_AGE)))
+            return _reset_slots()
         confirmed = await asyncio.to_thread(drafts.take_drafts, tracker.sender_id, email) if email else []
         if not confirmed:
             dispatcher.utter_message(
@@ -563,6 +576,28 @@ class ActionFileRequest(Action):
         # One reply: the export note belongs to the filing it follows.
         dispatcher.utter_message(text="\n\n".join(filter(None, [_filed_message(views), note])))
         return _reset_slots()
+
+
+def _minutes(age) -> int:
+    return int(age.total_seconds() // 60)
+
+
+def _deletion_proof_stale(tracker: Tracker) -> Optional[str]:
+    """The verified address, when a deletion is confirmed on a proof older than
+    DELETION_PROOF_MAX_AGE (imago_core/verification_age.py); None otherwise."""
+    if RequestType.DELETION not in current_types(tracker):
+        return None
+    verifier = get_verifier()
+    email = verifier.verified_email(tracker.sender_id)
+    if email and deletion_needs_fresh_code(tracker.sender_id, email, now=verifier.clock()):
+        return email
+    return None
+
+
+def _deletion_blocked(conversation_id: str, email: str) -> bool:
+    """A confirmed deletion draft (the drafts decide what is filed) on a stale proof."""
+    return has_pending_deletion(conversation_id) and \
+        deletion_needs_fresh_code(conversation_id, email, now=get_verifier().clock())
 
 
 def _mail_assistant_export(view, email: str) -> Optional[str]:

@@ -176,6 +176,10 @@ class Settings:
     action_server_token: Optional[str] = field(repr=False, default=None)
     rest_token: Optional[str] = field(repr=False, default=None)
     trusted_proxies: str = ""  # comma-separated addresses/networks allowed to set X-Forwarded-For
+    # Widget session ids (extensions/channels/widget_session.py): a key of their own,
+    # not OTP_SECRET, and how long an id is accepted from its issue time.
+    widget_session_secret: Optional[str] = field(repr=False, default=None)
+    widget_session_ttl_hours: int = 24
 
     @property
     def secret_bytes(self) -> bytes:
@@ -226,6 +230,13 @@ def _retention_days(name: str, default: int, minimum: int, env: Mapping[str, str
     return days
 
 
+def _positive(name: str, default: int, env: Mapping[str, str]) -> int:
+    value = _env_int(name, default, env)
+    if value <= 0:
+        raise ConfigError(f"{name} must be more than 0, got {value}")
+    return value
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Settings from a mapping of variables (the environment, or a test's own)."""
     var_dir = Path(_env("IMAGO_VAR_DIR", str(PROJECT_ROOT / "var"), env))
@@ -263,6 +274,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         action_server_token=_env("ACTION_SERVER_TOKEN", env=env),
         rest_token=_env("REST_TOKEN", env=env),
         trusted_proxies=_env("TRUSTED_PROXIES", "", env),
+        widget_session_secret=_env("WIDGET_SESSION_SECRET", env=env),
+        widget_session_ttl_hours=_positive("WIDGET_SESSION_TTL_HOURS", 24, env),
         code_sends_per_client_hour=_env_int("CODE_SENDS_PER_CLIENT_HOUR", 10, env),
         code_sends_per_client_day=_env_int("CODE_SENDS_PER_CLIENT_DAY", 30, env),
         conversation_retention_days=_retention_days("CONVERSATION_RETENTION_DAYS", 30, 1, env),

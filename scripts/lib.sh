@@ -57,7 +57,7 @@ ensure_venv() {
 }
 
 # Creates .env from .env.example with fresh secrets the first time, and adds any
-# secret a later version needs (OTP_SECRET, ACTION_SERVER_TOKEN).
+# secret a later version needs (OTP_SECRET, ACTION_SERVER_TOKEN, WIDGET_SESSION_SECRET).
 ensure_env_file() {
   if [ ! -f "$ROOT/.env" ]; then
     log "creating .env with new local secrets (edit it for production)"
@@ -65,7 +65,7 @@ ensure_env_file() {
     chmod 600 "$ROOT/.env"
   fi
   local name
-  for name in OTP_SECRET ACTION_SERVER_TOKEN; do
+  for name in OTP_SECRET ACTION_SERVER_TOKEN WIDGET_SESSION_SECRET; do
     if ! grep -qE "^$name=.{16,}" "$ROOT/.env" && [ -z "${!name:-}" ]; then
       log "adding a local $name to .env"
       local secret

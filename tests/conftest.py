@@ -23,6 +23,7 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'imago.db'}")
     monkeypatch.setenv("MAIL_OUTBOX", str(tmp_path / "outbox"))
     monkeypatch.setenv("OTP_SECRET", TEST_SECRET)
+    monkeypatch.setenv("WIDGET_SESSION_SECRET", "test-widget-session-secret-0123456789")
     monkeypatch.setenv("POLICY_URL", "https://privacy.example.test/policy")
     reset_settings_cache()
     db_module.reset_engine()

@@ -1,43 +1,25 @@
 """Issue 23, finding 4: what a web or REST client sends as metadata is not stored as
 it comes. Through the real channels and the real redacting tracker store
-(tests/support/channel_server.py), and over the real Rasa server when a model is
-trained (tests/test_security_e2e.py style)."""
+(tests/support/channel_server.py: the project's channels in front of the store, no model)."""
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 
 import pytest
 import requests
 
-from tests.support.net import free_port, wait_until
-from tests.support.stack import ROOT
+from tests.support import channel_server as channel_server_process
+from tests.support.net import wait_until
 from tests.support.widget_client import WidgetClient
-
-OTP = "channel-test-secret-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def channel_server(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("channels")
-    port, db = free_port(), tmp_path / "tracker.db"
-    env = dict(os.environ, IMAGO_DOTENV="off", OTP_SECRET=OTP, WIDGET_SESSION_SECRET=OTP + "-widget",
-               SQLALCHEMY_SILENCE_UBER_WARNING="1", PYTHONWARNINGS="ignore")
-    env.pop("REST_TOKEN", None)
-    log = open(tmp_path / "server.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "tests.support.channel_server", str(port), str(db)],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/ready", timeout=2).ok, timeout=60,
-                   what="the channel server")
-        yield f"http://127.0.0.1:{port}", db
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with channel_server_process.running(tmp_path_factory.mktemp("channels")) as (url, tracker, _project):
+        yield url, tracker
 
 
 def stored_user_events(db, sender=None):

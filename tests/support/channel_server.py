@@ -7,7 +7,12 @@ with one bot message. For tests of what the channels let through into storage.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
 import sys
+from pathlib import Path
+from typing import Iterator, Tuple
 
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.domain import Domain
@@ -44,6 +49,32 @@ def build(tracker_db: str) -> Sanic:
         return response.text("ok")
 
     return app
+
+
+@contextlib.contextmanager
+def running(workdir: Path, **env_overrides: str) -> Iterator[Tuple[str, Path, Path]]:
+    """Starts the server in a process of its own; yields (base URL, tracker db, project db)."""
+    import requests
+
+    from tests.support.net import free_port, wait_until
+    from tests.support.stack import ROOT
+
+    port, tracker, project = free_port(), workdir / "tracker.db", workdir / "imago.db"
+    env = dict(os.environ, IMAGO_DOTENV="off", OTP_SECRET="channel-test-secret-0123456789abcdef",
+               WIDGET_SESSION_SECRET="channel-test-widget-secret-0123456789abcdef",
+               DATABASE_URL=f"sqlite:///{project}", SQLALCHEMY_SILENCE_UBER_WARNING="1", PYTHONWARNINGS="ignore")
+    env.pop("REST_TOKEN", None)
+    env.update(env_overrides)
+    log = open(workdir / "server.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "tests.support.channel_server", str(port), str(tracker)],
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/ready", timeout=2).ok, timeout=90,
+                   what="the channel server")
+        yield f"http://127.0.0.1:{port}", tracker, project
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 if __name__ == "__main__":
