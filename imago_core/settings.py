@@ -154,6 +154,8 @@ class Settings:
     # path of a backend of your own (imago_core/tickets/factory.py builds it).
     ticket_backend: str = "local"
     ticket_timeout: float = 10.0
+    # http:// to a loopback backend (imago_core/tickets/transport.py); https otherwise.
+    ticket_allow_http_loopback: bool = False
     rt_url: Optional[str] = None
     rt_queue: str = "General"
     rt_token: Optional[str] = field(repr=False, default=None)
@@ -262,6 +264,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         privacy_team_email=_env("PRIVACY_TEAM_EMAIL", "support@Imagotechs.com", env),
         ticket_backend=backend,
         ticket_timeout=_timeout(env),
+        ticket_allow_http_loopback=_env_bool("TICKET_ALLOW_HTTP_LOOPBACK", False, env),
         rt_url=_env("RT_URL", env=env),
         rt_queue=_env("RT_QUEUE", "General", env),
         rt_token=_env("RT_TOKEN", env=env),

@@ -25,6 +25,8 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("OTP_SECRET", TEST_SECRET)
     monkeypatch.setenv("WIDGET_SESSION_SECRET", "test-widget-session-secret-0123456789")
     monkeypatch.setenv("POLICY_URL", "https://privacy.example.test/policy")
+    # The test RT and the fake Zendesk speak http on loopback (imago_core/tickets/transport.py).
+    monkeypatch.setenv("TICKET_ALLOW_HTTP_LOOPBACK", "true")
     reset_settings_cache()
     db_module.reset_engine()
     yield tmp_path

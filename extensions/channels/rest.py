@@ -3,7 +3,8 @@
 Same route and answer as Rasa's `rest` channel (POST /webhooks/rest/webhook with
 `{"sender", "message"}` -> list of bot messages), but:
 
-- when REST_TOKEN is set, calls need `Authorization: Bearer $REST_TOKEN`
+- when REST_TOKEN is set, calls need `Authorization: Bearer $REST_TOKEN`, and a
+  token under 32 characters stops the server at startup
   (deploy/credentials.production.yml does not open REST at all);
 - the conversation id is `rest:<sender>`, so a REST caller can never speak in a
   widget or RocketChat conversation, whatever id it sends;
@@ -36,12 +37,13 @@ from imago_core.client_address import (
     trusted_networks,
 )
 from imago_core.message_metadata import from_client, with_client_address
-from imago_core.settings import get_settings
+from imago_core.settings import ConfigError, get_settings
 
 logger = logging.getLogger(__name__)
 PREFIX = "rest:"
 MAX_SENDER_CHARS = 128
 MAX_BODY_BYTES = 64 * 1024
+MIN_TOKEN_CHARS = 32  # as for the staff and action-server tokens
 
 
 class BadRequest(ValueError):
@@ -76,7 +78,12 @@ class HardenedRestInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        return cls((credentials or {}).get("token") or get_settings().rest_token)
+        token = (credentials or {}).get("token") or get_settings().rest_token
+        if token and len(token) < MIN_TOKEN_CHARS:
+            # Checked when Rasa builds the channels, so a guessable token stops the start.
+            raise ConfigError(f"REST_TOKEN must be at least {MIN_TOKEN_CHARS} characters (it is a bearer "
+                              "token on the open internet); generate one like OTP_SECRET in .env.example")
+        return cls(token)
 
     def _refused(self, request: Request) -> Optional[HTTPResponse]:
         if not self.token:

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 from imago_core.settings import ConfigError, Settings, get_settings, load_settings
 
 from .base import TicketBackend
+from .transport import require_https
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def _build(settings: Settings) -> Optional[TicketBackend]:
             raise ConfigError("TICKET_BACKEND=rt needs " + ", ".join(missing))
         from .rt import RequestTrackerBackend
 
+        require_https("RT_URL", settings.rt_url, settings.ticket_allow_http_loopback)
         return RequestTrackerBackend(
             url=settings.rt_url,
             queue=settings.rt_queue,
@@ -119,6 +121,8 @@ def _build(settings: Settings) -> Optional[TicketBackend]:
             raise ConfigError("TICKET_BACKEND=zendesk needs " + ", ".join(missing))
         from .zendesk import ZendeskBackend
         from .zendesk_auth import auth_from_settings
+
+        require_https("ZENDESK_URL", settings.zendesk.base_url, settings.ticket_allow_http_loopback)
 
         return ZendeskBackend(url=settings.zendesk.base_url, timeout=settings.ticket_timeout,
                               auth=auth_from_settings(settings.zendesk))

@@ -63,6 +63,7 @@ class Stack:
             "WIDGET_SESSION_SECRET": "e2e-widget-session-secret-0123456789abcdef",
             "POLICY_URL": "http://localhost:8080/policy",
             "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
+            "TICKET_ALLOW_HTTP_LOOPBACK": "true",  # the test RT and fake Zendesk are http on loopback
         })
         if self.root != ROOT:
             env["PYTHONPATH"] = str(self.root)
