@@ -53,5 +53,8 @@ def resolve_client(peer: Optional[str], forwarded_for: Optional[str], trusted: S
 
 
 def clean_text(text: str) -> str:
-    """NUL bytes break PostgreSQL text columns and mean nothing in a chat message."""
-    return text.replace("\x00", "")
+    """NUL bytes break PostgreSQL text columns; other control characters and bidi
+    controls can rewrite a staff terminal or hide what a line says (imago_core/safe_text.py)."""
+    from imago_core.safe_text import strip_controls
+
+    return strip_controls(text)

@@ -15,6 +15,7 @@ from imago_core import audit
 from imago_core.addresses import canonical_address
 from imago_core.db import session_scope
 from imago_core.models import RequestDraft, RequestType, utcnow
+from imago_core.safe_text import strip_controls  # NUL, terminal escapes, bidi overrides
 
 DRAFT_TTL = timedelta(minutes=30)
 
@@ -28,7 +29,7 @@ def save_drafts(conversation_id: str, email: str, types: Sequence[RequestType], 
             old.consumed_at = utcnow()
         for kind in types:
             session.add(RequestDraft(conversation_id=conversation_id, email=email, request_type=kind,
-                                     details=details.replace("\x00", "") if details and kind is RequestType.CORRECTION else None))
+                                     details=strip_controls(details) if details and kind is RequestType.CORRECTION else None))
 
 
 def save_draft(conversation_id: str, email: str, request_type: RequestType, details: Optional[str]) -> None:

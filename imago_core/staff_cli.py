@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
 from typing import List, Optional
 
@@ -23,6 +25,28 @@ from imago_core.addresses import canonical_address
 from imago_core.db import session_scope
 from imago_core.models import AuditEvent, DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
 from imago_core.privacy_requests import format_date, set_status
+from imago_core.safe_text import printable
+
+def _print(*values, file=None) -> None:
+    """print(), with what visitors typed made harmless for a terminal: no control or
+    bidi character of a field can rewrite the screen or start a line of its own."""
+    print(*(printable(value) for value in values), file=file)
+
+
+def _os_user() -> str:
+    """The operating-system account running the command: recorded next to `--by`,
+    which anyone can type (imago_core/safe_text.py keeps either from forging a line)."""
+    try:
+        name = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry (containers): the uid still says who
+        name = f"uid {os.getuid()}"
+    return printable(name)[:24]
+
+
+def _actor(by: str) -> str:
+    # audit_events.actor holds 64 characters: "staff:<by> (os <user>)".
+    return f"staff:{printable(by)[:30]} (os {_os_user()})"[:64]
+
 
 # Accepts "in_progress", "in-progress" and "in progress" alike.
 STATUS_NAMES = {s.name.lower(): s for s in RequestStatus}
@@ -60,16 +84,16 @@ def cmd_list(args) -> int:
                                 PrivacyRequest.status.in_([s for s in RequestStatus if s.is_open]))
         rows = session.execute(query).scalars().all()
         if not rows:
-            print("no requests match")
+            _print("no requests match")
             return 0
-        print(f"{'reference':12} {'type':17} {'status':16} {'due':18} {'delivery':10} email")
+        _print(f"{'reference':12} {'type':17} {'status':16} {'due':18} {'delivery':10} email")
         now = utcnow()
         for row in rows:
             late = " OVERDUE" if row.status.is_open and row.due_at < now else ""
             late += " ATTENTION" if row.needs_attention else ""
-            print(f"{row.reference:12} {row.request_type.value:17} {row.status.value:16} "
+            _print(f"{row.reference:12} {row.request_type.value:17} {row.status.value:16} "
                   f"{format_date(row.due_at):18} {row.delivery_state.value:10} {row.email}{late}")
-        print(f"{len(rows)} request(s)")
+        _print(f"{len(rows)} request(s)")
     return 0
 
 
@@ -79,7 +103,7 @@ def cmd_show(args) -> int:
             select(PrivacyRequest).where(PrivacyRequest.reference == args.reference.upper())
         ).scalar_one_or_none()
         if row is None:
-            print(f"error: no request with reference {args.reference}", file=sys.stderr)
+            _print(f"error: no request with reference {args.reference}", file=sys.stderr)
             return 2
         fields = [
             ("reference", row.reference), ("type", row.request_type.label), ("status", row.status.value),
@@ -96,20 +120,21 @@ def cmd_show(args) -> int:
         if row.last_error:
             fields.append(("last error", row.last_error))
         for name, value in fields:
-            print(f"{name:>13}: {value}")
+            _print(f"{name:>13}: {value}")
         if row.last_error_details:
-            print(f"{'error details':>13}:")
+            _print(f"{'error details':>13}:")
             for field_name, entries in json.loads(row.last_error_details).items():
                 for entry in entries:
-                    print(f"{'':>15}{field_name}: {entry.get('error') or '-'}: {entry.get('description') or '-'}")
+                    _print(f"{'':>15}{field_name}: {entry.get('error') or '-'}: {entry.get('description') or '-'}")
         if row.delivery_state is DeliveryState.FAILED:
-            print(f"{'to retry':>13}: fix the cause above, then run: imago-requests deliver --retry {row.reference}")
-        print("\naudit trail:")
+            _print(f"{'to retry':>13}: fix the cause above, then run: imago-requests deliver --retry {row.reference}")
+        _print()
+        _print("audit trail:")
         for event in session.execute(
             select(AuditEvent).where(AuditEvent.request_id == row.id).order_by(AuditEvent.id)
         ).scalars():
             detail = f" {json.loads(event.detail)}" if event.detail else ""
-            print(f"  {event.at.isoformat()}  {event.actor:10} {event.event}{detail}")
+            _print(f"  {event.at.isoformat()}  {event.actor:10} {event.event}{detail}")
     return 0
 
 
@@ -117,14 +142,14 @@ def cmd_set_status(args) -> int:
     from imago_core.erasure import ErasureFailed
 
     try:
-        view = set_status(args.reference, args.status, actor=f"staff:{args.by}", note=args.note)
+        view = set_status(args.reference, args.status, actor=_actor(args.by), note=args.note)
     except LookupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _print(f"error: {exc}", file=sys.stderr)
         return 2
     except ErasureFailed as exc:  # the status is stored; the erasure must be run again
-        print(f"error: {exc}", file=sys.stderr)
+        _print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{view.reference} is now {view.status.value}")
+    _print(f"{view.reference} is now {view.status.value}")
     return 0
 
 
@@ -141,16 +166,16 @@ def cmd_deliver(args) -> int:
                 select(PrivacyRequest.reference).where(PrivacyRequest.delivery_state == DeliveryState.FAILED)
                 .order_by(PrivacyRequest.id)).scalars().all()
         if not references:
-            print("no failed requests")
+            _print("no failed requests")
             return 0
     for reference in references:
         try:
-            retry_delivery(reference, actor=f"staff:{args.by}")
+            retry_delivery(reference, actor=_actor(args.by))
         except (LookupError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _print(f"error: {exc}", file=sys.stderr)
             return 2
     report = deliver_pending()
-    print(f"delivered {report.delivered}, still pending {report.pending}, failed {report.failed}")
+    _print(f"delivered {report.delivered}, still pending {report.pending}, failed {report.failed}")
     if references:
         return _report_retried(references)
     return 0 if report.failed == 0 else 1
@@ -170,7 +195,7 @@ def _report_retried(references: List[str]) -> int:
             else:
                 ok = False
                 line += f": {row.last_error or 'waiting for the next attempt'}"
-            print(line)
+            _print(line)
     return 0 if ok else 1
 
 
@@ -182,10 +207,10 @@ def cmd_purge(args) -> int:
     try:
         report = purge(dry_run=args.dry_run)
     except (ConfigError, TrackerStoreMissing) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _print(f"error: {exc}", file=sys.stderr)
         return 2
     for line in report.lines():
-        print(line)
+        _print(line)
     return 0
 
 
