@@ -176,8 +176,9 @@ def open_request_key(email: str, request_type) -> str:
 
 
 class AuditEvent(Base):
-    """Append-only: rows are only ever inserted. Never holds codes; addresses appear
-    only as their keyed hash except on rows tied to a filed request."""
+    """Append-only: rows are only ever inserted, and after REQUEST_RETENTION_DAYS
+    pseudonymised by the purge (imago_core/audit_pseudonyms.py). Never holds codes;
+    addresses appear only as their keyed hash."""
 
     __tablename__ = "audit_events"
 

@@ -2,8 +2,11 @@
 
 - CONVERSATION_RETENTION_DAYS (30): tracker-store conversations idle that long,
   request drafts, verifications and codes, code sends, resolved escalations;
+- OPEN_ESCALATION_RETENTION_DAYS (90): escalations still waiting for, or with, staff;
 - REQUEST_RETENTION_DAYS (1095): request records completed or rejected that long ago;
-- the audit log stays: it holds hashed address keys and events, never text.
+- the audit log stays (it proves what happened), but rows older than
+  REQUEST_RETENTION_DAYS lose their address key, conversation id and staff notes
+  (imago_core/audit_pseudonyms.py).
 
 Deletes in bounded batches, each its own short transaction, so conversations in
 progress wait at most one batch. Runs daily in the action server
@@ -22,6 +25,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 
 from imago_core import audit, conversation_store
+from imago_core.audit_pseudonyms import pseudonymise_audit
 from imago_core.db import session_scope
 from imago_core.models import (
     CodeSend,
@@ -48,9 +52,11 @@ PAUSE_BETWEEN_BATCHES = 0.002  # seconds: lets a waiting conversation turn take 
 PURGE_INTERVAL = timedelta(days=1)
 RETRY_AFTER_FAILURE = timedelta(minutes=10)
 RESOLVED_ESCALATIONS = [EscalationStatus.HANDED_BACK, EscalationStatus.FORWARDED]
+OPEN_ESCALATIONS = [EscalationStatus.WAITING, EscalationStatus.WITH_STAFF]
 CLOSED_REQUESTS = [s for s in RequestStatus if not s.is_open]
 KINDS = ("conversations", "conversation events", "erased events written back", "drafts", "verifications",
-         "codes", "code sends", "escalations", "requests", "erasure markers")
+         "codes", "code sends", "escalations", "open escalations", "requests", "erasure markers",
+         "audit rows pseudonymised")
 
 
 @dataclass
@@ -146,6 +152,10 @@ def purge(now: Optional[datetime] = None, dry_run: bool = False, settings: Optio
         ("erasure markers", ErasedConversation, ErasedConversation.erased_at < conversations_before),
         ("escalations", Escalation, Escalation.status.in_(RESOLVED_ESCALATIONS)
          & (Escalation.updated_at < conversations_before)),
+        # Nobody answered (or closed) them in OPEN_ESCALATION_RETENTION_DAYS: the transcript
+        # and address must not wait for a person forever (issue 23).
+        ("open escalations", Escalation, Escalation.status.in_(OPEN_ESCALATIONS)
+         & (Escalation.updated_at < now - timedelta(days=settings.open_escalation_retention_days))),
         # The audit rows of a removed request keep their events (request_id -> NULL).
         ("requests", PrivacyRequest, PrivacyRequest.status.in_(CLOSED_REQUESTS)
          & (func.coalesce(PrivacyRequest.status_changed_at, PrivacyRequest.received_at) < requests_before)),
@@ -153,6 +163,9 @@ def purge(now: Optional[datetime] = None, dry_run: bool = False, settings: Optio
         started = time.perf_counter()
         _project_rows(kind, model, condition, report, batch_size or ROW_BATCH)
         report.seconds[kind] = time.perf_counter() - started
+    started = time.perf_counter()
+    report.removed["audit rows pseudonymised"] = pseudonymise_audit(requests_before, dry_run=dry_run)
+    report.seconds["audit rows pseudonymised"] = time.perf_counter() - started
     if not dry_run and any(report.removed.values()):
         audit.record("retention_purge", actor="retention", detail=report.removed)
     return report

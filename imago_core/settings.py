@@ -168,6 +168,8 @@ class Settings:
     # Retention (imago_core/retention.py); see .env.example.
     conversation_retention_days: int = 30
     request_retention_days: int = 1095
+    # Escalations still waiting for, or with, staff: removed once idle this long.
+    open_escalation_retention_days: int = 90
     # No default: erasure and the purge must find the Rasa server's own store, and a
     # guessed SQLite path that does not exist made them delete nothing, silently
     # (issue 23, finding 6). scripts/lib.sh writes the local one into .env.
@@ -284,6 +286,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         conversation_retention_days=_retention_days("CONVERSATION_RETENTION_DAYS", 30, 1, env),
         request_retention_days=_retention_days("REQUEST_RETENTION_DAYS", 1095, MIN_REQUEST_RETENTION_DAYS, env),
         tracker_store_url=_env("TRACKER_STORE_URL", env=env),
+        # At least the conversation's own retention: a hand-over never outlives nothing.
+        open_escalation_retention_days=_retention_days(
+            "OPEN_ESCALATION_RETENTION_DAYS", 90, _retention_days("CONVERSATION_RETENTION_DAYS", 30, 1, env), env),
     )
 
 
