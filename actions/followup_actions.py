@@ -7,13 +7,17 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from imago_core.policy.followup import elliptical_follow_up, last_topic, resolve
 from actions.policy_actions import ActionPolicyFallback
 from actions.request_form.common import ranked_request_intent
 from actions.request_form.start import ActionStartTask
-from imago_core.requests.flow import asks_for_person, requested_types, sounds_like_complaint
 from imago_core.identity.codes import extract_code, extract_email
 from imago_core.policy import get_catalogue
+from imago_core.policy.followup import elliptical_follow_up, last_topic, resolve
+from imago_core.requests.flow import (
+    asks_for_person,
+    requested_types,
+    sounds_like_complaint,
+)
 from imago_core.settings import get_settings
 
 

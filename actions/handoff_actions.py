@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from imago_core.handoff.escalations import create_escalation
+from imago_core.identity.codes import get_verifier
 from imago_core.requests.flow import sounds_like_complaint
 from imago_core.settings import get_settings
-from imago_core.identity.codes import get_verifier
 
 REASONS = {"request_human": "asked", "report_urgent": "urgent", "nlu_fallback": "not understood"}
 

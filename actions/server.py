@@ -30,9 +30,8 @@ from rasa_sdk.endpoint import create_app
 from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic
 
-from rasa_sdk_plugins.token_guard import MIN_TOKEN_LENGTH, check_token  # noqa: F401 - re-exported
-
 from imago_core.settings import get_settings
+from rasa_sdk_plugins.token_guard import MIN_TOKEN_LENGTH, check_token  # noqa: F401 - re-exported
 
 logger = logging.getLogger(__name__)
 

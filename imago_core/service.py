@@ -11,12 +11,13 @@ from __future__ import annotations
 import threading
 from typing import List
 
-from imago_core.delivery import jobs, loop
 from imago_core.delivery.jobs import Job
+from imago_core.delivery import jobs, loop
 from imago_core.handoff import tickets as _escalation_tickets  # noqa: F401 - registers escalations
 from imago_core.requests import retention
 from imago_core.requests import tickets as _request_tickets  # noqa: F401 - registers requests
 from imago_core.settings import get_settings
+from imago_core.storage.conversations import tracker_store_url
 
 
 def _delivery_loop(stop: threading.Event) -> None:
@@ -40,6 +41,7 @@ JOBS: List[Job] = [
 def start_background_jobs() -> List[str]:
     """Starts every wanted job that is not running yet; returns the names running."""
     get_settings()  # a bad setting (REQUEST_RETENTION_DAYS < 45) stops the server here, not in a thread
+    tracker_store_url()  # erasure and the purge run here: without the store they would delete nothing
     return jobs.start_jobs(JOBS)
 
 

@@ -154,6 +154,8 @@ class Settings:
     # path of a backend of your own (imago_core/delivery/tickets/factory.py builds it).
     ticket_backend: str = "local"
     ticket_timeout: float = 10.0
+    # http:// to a loopback backend (imago_core/delivery/tickets/transport.py); https otherwise.
+    ticket_allow_http_loopback: bool = False
     rt_url: Optional[str] = None
     rt_queue: str = "General"
     rt_token: Optional[str] = field(repr=False, default=None)
@@ -173,13 +175,22 @@ class Settings:
     # Retention (imago_core/requests/retention.py); see .env.example.
     conversation_retention_days: int = 30
     request_retention_days: int = 1095
-    tracker_store_url: str = "sqlite:///var/tracker.db"
+    # Escalations still waiting for, or with, staff: removed once idle this long.
+    open_escalation_retention_days: int = 90
+    # No default: erasure and the purge must find the Rasa server's own store, and a
+    # guessed SQLite path that does not exist made them delete nothing, silently
+    # (issue 23, finding 6). scripts/lib.sh writes the local one into .env.
+    tracker_store_url: Optional[str] = None
     handoff_wait: str = "usually within one working day"
     staff_token: Optional[str] = field(repr=False, default=None)
     staff_tokens: Optional[str] = field(repr=False, default=None)  # "name:token,name:token"
     action_server_token: Optional[str] = field(repr=False, default=None)
     rest_token: Optional[str] = field(repr=False, default=None)
     trusted_proxies: str = ""  # comma-separated addresses/networks allowed to set X-Forwarded-For
+    # Widget session ids (extensions/channels/widget_session.py): a key of their own,
+    # not OTP_SECRET, and how long an id is accepted from its issue time.
+    widget_session_secret: Optional[str] = field(repr=False, default=None)
+    widget_session_ttl_hours: int = 24
 
     @property
     def secret_bytes(self) -> bytes:
@@ -230,6 +241,13 @@ def _retention_days(name: str, default: int, minimum: int, env: Mapping[str, str
     return days
 
 
+def _positive(name: str, default: int, env: Mapping[str, str]) -> int:
+    value = _env_int(name, default, env)
+    if value <= 0:
+        raise ConfigError(f"{name} must be more than 0, got {value}")
+    return value
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Settings from a mapping of variables (the environment, or a test's own)."""
     var_dir = Path(_env("IMAGO_VAR_DIR", str(PROJECT_ROOT / "var"), env))
@@ -255,6 +273,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         privacy_team_email=_env("PRIVACY_TEAM_EMAIL", "support@Imagotechs.com", env),
         ticket_backend=backend,
         ticket_timeout=_timeout(env),
+        ticket_allow_http_loopback=_env_bool("TICKET_ALLOW_HTTP_LOOPBACK", False, env),
         rt_url=_env("RT_URL", env=env),
         rt_queue=_env("RT_QUEUE", "General", env),
         rt_token=_env("RT_TOKEN", env=env),
@@ -267,6 +286,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         action_server_token=_env("ACTION_SERVER_TOKEN", env=env),
         rest_token=_env("REST_TOKEN", env=env),
         trusted_proxies=_env("TRUSTED_PROXIES", "", env),
+        widget_session_secret=_env("WIDGET_SESSION_SECRET", env=env),
+        widget_session_ttl_hours=_positive("WIDGET_SESSION_TTL_HOURS", 24, env),
         code_sends_per_client_hour=_env_int("CODE_SENDS_PER_CLIENT_HOUR", 10, env),
         code_sends_per_client_day=_env_int("CODE_SENDS_PER_CLIENT_DAY", 30, env),
         code_failures_per_address=_env_int("CODE_FAILURES_PER_ADDRESS", 10, env),
@@ -275,7 +296,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         code_mails_per_address_network=_env_int("CODE_MAILS_PER_ADDRESS_NETWORK", 2, env),
         conversation_retention_days=_retention_days("CONVERSATION_RETENTION_DAYS", 30, 1, env),
         request_retention_days=_retention_days("REQUEST_RETENTION_DAYS", 1095, MIN_REQUEST_RETENTION_DAYS, env),
-        tracker_store_url=_env("TRACKER_STORE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}", env),
+        tracker_store_url=_env("TRACKER_STORE_URL", env=env),
+        # At least the conversation's own retention: a hand-over never outlives nothing.
+        open_escalation_retention_days=_retention_days(
+            "OPEN_ESCALATION_RETENTION_DAYS", 90, _retention_days("CONVERSATION_RETENTION_DAYS", 30, 1, env), env),
     )
 
 

@@ -57,7 +57,7 @@ ensure_venv() {
 }
 
 # Creates .env from .env.example with fresh secrets the first time, and adds any
-# secret a later version needs (OTP_SECRET, ACTION_SERVER_TOKEN).
+# secret a later version needs (OTP_SECRET, ACTION_SERVER_TOKEN, WIDGET_SESSION_SECRET).
 ensure_env_file() {
   if [ ! -f "$ROOT/.env" ]; then
     log "creating .env with new local secrets (edit it for production)"
@@ -65,7 +65,7 @@ ensure_env_file() {
     chmod 600 "$ROOT/.env"
   fi
   local name
-  for name in OTP_SECRET ACTION_SERVER_TOKEN; do
+  for name in OTP_SECRET ACTION_SERVER_TOKEN WIDGET_SESSION_SECRET; do
     if ! grep -qE "^$name=.{16,}" "$ROOT/.env" && [ -z "${!name:-}" ]; then
       log "adding a local $name to .env"
       local secret
@@ -77,6 +77,17 @@ ensure_env_file() {
       fi
     fi
   done
+  # Where the action server's erasure and purge find the conversations: the SQLite file
+  # endpoints.yml gives the Rasa server (db: var/tracker.db, from the project folder).
+  # Required (imago_core/storage/conversations.py): a wrong guess made them delete nothing.
+  if ! grep -qE "^TRACKER_STORE_URL=.+" "$ROOT/.env" && [ -z "${TRACKER_STORE_URL:-}" ]; then
+    log "adding the local TRACKER_STORE_URL to .env"
+    if grep -qE "^TRACKER_STORE_URL=" "$ROOT/.env"; then
+      sed -i "s|^TRACKER_STORE_URL=.*|TRACKER_STORE_URL=sqlite:///$ROOT/var/tracker.db|" "$ROOT/.env"
+    else
+      echo "TRACKER_STORE_URL=sqlite:///$ROOT/var/tracker.db" >> "$ROOT/.env"
+    fi
+  fi
 }
 
 # The model's name carries a hash of everything training reads (the custom NLU

@@ -24,7 +24,10 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'imago.db'}")
     monkeypatch.setenv("MAIL_OUTBOX", str(tmp_path / "outbox"))
     monkeypatch.setenv("OTP_SECRET", TEST_SECRET)
+    monkeypatch.setenv("WIDGET_SESSION_SECRET", "test-widget-session-secret-0123456789")
     monkeypatch.setenv("POLICY_URL", "https://privacy.example.test/policy")
+    # The test RT and the fake Zendesk speak http on loopback (imago_core/delivery/tickets/transport.py).
+    monkeypatch.setenv("TICKET_ALLOW_HTTP_LOOPBACK", "true")
     reset_settings_cache()
     db_module.reset_engine()
     yield tmp_path
@@ -40,6 +43,9 @@ def tracker_db(isolated_env, monkeypatch):
     path = isolated_env / "tracker.db"
     monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{path}")
     reset_settings_cache()
+    # As the Rasa server leaves it at its start: erasure and the purge refuse a store
+    # without the events table (tests/test_erasure_store.py).
+    conversation_store.events.metadata.create_all(conversation_store.tracker_engine())
     yield path
     conversation_store.dispose_engines()
 

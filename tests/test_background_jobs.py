@@ -112,7 +112,8 @@ def test_action_server_delivers_a_pending_request_at_startup(tmp_path, rt_outage
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'imago.db'}", TICKET_BACKEND="rt",
                RT_URL=rt_outage.url, RT_TOKEN=rt_outage.token, RT_QUEUE="General", IMAGO_DOTENV="off",
                OTP_SECRET="e2e-test-secret-0123456789abcdef", PYTHONPATH=str(ROOT),
-               ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN, TRACKER_STORE_URL=f"sqlite:///{tmp_path / 'tracker.db'}")
+               ACTION_SERVER_TOKEN=ACTION_SERVER_TOKEN, TRACKER_STORE_URL=f"sqlite:///{tmp_path / 'tracker.db'}",
+               TICKET_ALLOW_HTTP_LOOPBACK="true")
     log = open(tmp_path / "actions.log", "wb")
     # The entry point the deployment runs (actions/server.py attaches the rasa_sdk plugins).
     server = subprocess.Popen([sys.executable, "-m", "actions.server", "--port", str(port)],

@@ -79,7 +79,7 @@ async def test_completing_a_deletion_erases_only_that_address_conversations(trac
             PrivacyRequest.reference == deletion.reference)).scalar_one()
         assert request.status is RequestStatus.COMPLETED
         erased = session.execute(select(AuditEvent).where(AuditEvent.event == "assistant_data_erased")).scalar_one()
-    assert erased.request_id == request.id and erased.actor == "staff:alice"
+    assert erased.request_id == request.id and erased.actor.startswith("staff:alice (os ")
     assert json.loads(erased.detail)["conversation events"] == 12 and "@" not in erased.detail
 
 

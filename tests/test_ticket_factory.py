@@ -43,7 +43,7 @@ def test_a_class_path_that_is_not_a_backend_is_refused_with_its_name():
 
 
 def test_settings_objects_and_variables_build_the_same_backend():
-    env = {"TICKET_BACKEND": "RT", "RT_URL": "http://rt.example:8080/", "RT_TOKEN": "t0k", "TICKET_TIMEOUT": "3"}
+    env = {"TICKET_BACKEND": "RT", "RT_URL": "https://rt.example:8443/", "RT_TOKEN": "t0k", "TICKET_TIMEOUT": "3"}
     from_env, from_settings = create_backend(env), create_backend(load_settings(env))
     for backend in (from_env, from_settings):
         assert isinstance(backend, RequestTrackerBackend)

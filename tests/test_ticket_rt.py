@@ -202,7 +202,8 @@ def test_status_of_a_missing_ticket_is_permanent(backend):
 
 @pytest.mark.rt
 def test_factory_builds_rt_from_variables(rt_server):
-    env = {"TICKET_BACKEND": "rt", "RT_URL": rt_server.url, "RT_TOKEN": rt_server.token, "TICKET_TIMEOUT": "15"}
+    env = {"TICKET_BACKEND": "rt", "RT_URL": rt_server.url, "RT_TOKEN": rt_server.token, "TICKET_TIMEOUT": "15",
+           "TICKET_ALLOW_HTTP_LOOPBACK": "true"}  # the test RT speaks http on loopback
     backend = create_backend(env)
     assert isinstance(backend, RequestTrackerBackend)
     assert backend.queue == "General" and backend.timeout == 15.0

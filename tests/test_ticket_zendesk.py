@@ -513,7 +513,7 @@ def test_a_deleted_ticket_is_reported_as_not_found(fake_zendesk):
 def test_api_token_still_works_until_2027_with_a_warning(fake_zendesk, caplog):
     caplog.set_level(logging.WARNING)
     env = {"TICKET_BACKEND": "zendesk", "ZENDESK_URL": fake_zendesk.url, "ZENDESK_EMAIL": fake_zendesk.email,
-           "ZENDESK_TOKEN": fake_zendesk.api_token}
+           "ZENDESK_TOKEN": fake_zendesk.api_token, "TICKET_ALLOW_HTTP_LOOPBACK": "true"}
     backend = create_backend(env)
     assert "30 April 2027" in caplog.text and "ZENDESK_CLIENT_ID" in caplog.text
     assert "DEPRECATED" in describe_backend(env) and "30 April 2027" in describe_backend(env)
@@ -543,7 +543,8 @@ def test_base_url_from_subdomain():
 
 def zendesk_env(server: FakeZendesk, **extra) -> dict:
     env = {"TICKET_BACKEND": "zendesk", "ZENDESK_URL": server.url, "ZENDESK_CLIENT_ID": server.client_id,
-           "ZENDESK_CLIENT_SECRET": server.client_secret, "TICKET_TIMEOUT": "3"}
+           "ZENDESK_CLIENT_SECRET": server.client_secret, "TICKET_TIMEOUT": "3",
+           "TICKET_ALLOW_HTTP_LOOPBACK": "true"}  # the fake speaks http on loopback
     env.update(extra)
     return env
 

@@ -47,9 +47,9 @@ def test_nothing_outside_the_static_folders(web, path):
 
 def test_socketio_session_ids_must_be_issued_by_the_server(isolated_env):
     issued = new_session_id()
-    public, signature = issued.split(".")
+    public, stamp, signature = issued.split(".")  # dated: tests/test_widget_sessions.py
     assert acceptable_session_id(issued) and conversation_id(issued) == "web:" + public
-    forged = f"{'0' * 32}.{signature}"
+    forged = f"{'0' * 32}.{stamp}.{signature}"
     for value in (forged, public, issued + "\n", issued + "x", "a" * 20, "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
                   None, 123, "../../etc"):
         assert not acceptable_session_id(value), value

@@ -12,16 +12,19 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.request_form.common import channel_of, reset_slots
+from actions.request_form.freshness import deletion_blocked, minutes_of
 from actions.request_form.replies import filed_message
 from actions.request_form.status import ActionShowStatus
 from imago_core.delivery.loop import kick
 from imago_core.identity.codes import (
     get_verifier,
 )
+from imago_core.identity.verification_age import DELETION_PROOF_MAX_AGE
 from imago_core.requests import drafts
 from imago_core.requests.export import after_request_filed
 from imago_core.requests.records import record_request
 from imago_core.settings import get_settings
+from imago_core.texts import text as text_for
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +36,11 @@ class ActionFileRequest(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
         verifier = get_verifier()
         email = await asyncio.to_thread(verifier.verified_email, tracker.sender_id)
+        if email and await asyncio.to_thread(deletion_blocked, tracker.sender_id, email):
+            # The form asks for a fresh code first; this holds for a typed /affirm that skips it.
+            dispatcher.utter_message(text=text_for("deletion_not_filed_stale",
+                                                   minutes=minutes_of(DELETION_PROOF_MAX_AGE)))
+            return reset_slots()
         confirmed = await asyncio.to_thread(drafts.take_drafts, tracker.sender_id, email) if email else []
         if not confirmed:
             dispatcher.utter_message(

@@ -32,6 +32,7 @@ from actions.request_form.common import (
     ranked_request_intent,
     typed_code,
 )
+from actions.request_form.freshness import deletion_proof_stale, minutes_of
 from imago_core.identity.codes import (
     CheckStatus,
     SendStatus,
@@ -39,6 +40,7 @@ from imago_core.identity.codes import (
     get_verifier,
     mask_email,
 )
+from imago_core.identity.verification_age import DELETION_PROOF_MAX_AGE
 from imago_core.policy import get_catalogue
 from imago_core.requests.deadlines import format_date
 from imago_core.requests.flow import (
@@ -50,6 +52,7 @@ from imago_core.requests.flow import (
 )
 from imago_core.settings import get_settings
 from imago_core.storage.models import RequestType
+from imago_core.texts import text as text_for
 
 logger = logging.getLogger(__name__)
 
@@ -242,6 +245,12 @@ class ValidateRequestForm(FormValidationAction):
                                      "Shall I file it? Say yes to file it, or no to cancel.")
             return {"confirmation": None, "reprompted": True}
         if YES.search(text) or (intent == "affirm" and not QUESTION.search(text)):
+            stale = await asyncio.to_thread(deletion_proof_stale, tracker)
+            if stale:
+                # A deletion can't be undone: the address is proved again, with a code sent now.
+                answer = await self._send_code(dispatcher, tracker, stale, lead=text_for(
+                    "deletion_fresh_code", minutes=minutes_of(DELETION_PROOF_MAX_AGE)) + " ")
+                return {**answer, "confirmation": None, "reverify": True}
             return {"confirmation": "yes"}
         dispatcher.utter_message(text="Shall I file it? Say yes to file it, or no to cancel. You can also say "
                                  "\"change the email\" or ask me a question first.")

@@ -3,7 +3,8 @@
 Same route and answer as Rasa's `rest` channel (POST /webhooks/rest/webhook with
 `{"sender", "message"}` -> list of bot messages), but:
 
-- when REST_TOKEN is set, calls need `Authorization: Bearer $REST_TOKEN`
+- when REST_TOKEN is set, calls need `Authorization: Bearer $REST_TOKEN`, and a
+  token under 32 characters stops the server at startup
   (deploy/credentials.production.yml does not open REST at all);
 - the conversation id is `rest:<sender>`, so a REST caller can never speak in a
   widget or RocketChat conversation, whatever id it sends;
@@ -11,6 +12,8 @@ Same route and answer as Rasa's `rest` channel (POST /webhooks/rest/webhook with
 - messages over 2,000 characters get a polite reply and are not processed or stored;
   NUL bytes are stripped;
 - the client address (for the send limits) comes from the connection, not the body;
+- of the body's `metadata` only the keys the assistant reads are kept, bounded
+  (imago_core/identity/message_metadata.py): the tracker stores it and every turn loads it;
 - nothing the visitor typed is written to the log.
 """
 from __future__ import annotations
@@ -21,26 +24,31 @@ import logging
 from asyncio import CancelledError
 from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    InputChannel,
+    UserMessage,
+)
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from extensions import peer_watch
 
+from extensions import peer_watch
 from imago_core.identity.client_address import (
-    CLIENT_ADDRESS_KEY,
     MAX_MESSAGE_CHARS,
     TOO_LONG_REPLY,
     clean_text,
     resolve_client,
     trusted_networks,
 )
-from imago_core.settings import get_settings
+from imago_core.identity.message_metadata import from_client, with_client_address
+from imago_core.settings import ConfigError, get_settings
 
 logger = logging.getLogger(__name__)
 PREFIX = "rest:"
 MAX_SENDER_CHARS = 128
 MAX_BODY_BYTES = 64 * 1024
+MIN_TOKEN_CHARS = 32  # as for the staff and action-server tokens
 
 
 class BadRequest(ValueError):
@@ -62,8 +70,7 @@ def parse_body(raw: bytes) -> Tuple[str, str, Dict[str, Any]]:
         raise BadRequest(f'"sender" must be a non-empty string of at most {MAX_SENDER_CHARS} characters')
     if not isinstance(message, str):
         raise BadRequest('"message" must be a string')
-    metadata = body.get("metadata")
-    return clean_text(sender), clean_text(message), dict(metadata) if isinstance(metadata, dict) else {}
+    return clean_text(sender), clean_text(message), from_client(body.get("metadata"))
 
 
 class HardenedRestInput(InputChannel):
@@ -76,7 +83,12 @@ class HardenedRestInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        return cls((credentials or {}).get("token") or get_settings().rest_token)
+        token = (credentials or {}).get("token") or get_settings().rest_token
+        if token and len(token) < MIN_TOKEN_CHARS:
+            # Checked when Rasa builds the channels, so a guessable token stops the start.
+            raise ConfigError(f"REST_TOKEN must be at least {MIN_TOKEN_CHARS} characters (it is a bearer "
+                              "token on the open internet); generate one like OTP_SECRET in .env.example")
+        return cls(token)
 
     def _refused(self, request: Request) -> Optional[HTTPResponse]:
         if not self.token:
@@ -109,9 +121,9 @@ class HardenedRestInput(InputChannel):
                 return response.json({"error": str(exc)}, status=400)
             if len(text) > MAX_MESSAGE_CHARS:
                 return response.json([{"recipient_id": sender, "text": TOO_LONG_REPLY}])
-            metadata[CLIENT_ADDRESS_KEY] = resolve_client(
+            metadata = with_client_address(metadata, resolve_client(
                 request.ip, request.headers.get("X-Forwarded-For"),
-                trusted_networks(get_settings().trusted_proxies))
+                trusted_networks(get_settings().trusted_proxies)))
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(text, collector, PREFIX + sender,

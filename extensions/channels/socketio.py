@@ -4,17 +4,21 @@
    that is a coroutine, so the browser never joins its session's room and never
    receives a reply (RasaHQ/rasa#13027). Here the call is awaited.
 2. The session id is a credential: the conversation (and its verification) belongs
-   to whoever holds it. The server issues it, signed: `<id>.<signature>`, and only
-   a signed id is confirmed again after a reload; anything else gets a fresh one. The
-   conversation id is `web:<id>`, so the id that appears in tickets and in the staff
-   console cannot be turned back into the session.
+   to whoever holds it. The server issues it, signed and dated, and only a signed,
+   unexpired id issued after the conversation's latest verification is confirmed
+   again after a reload; anything else gets a fresh one. The turn that verifies an
+   address gets the socket a new id for the same conversation (extensions/channels/
+   widget_session.py). The conversation id is `web:<id>`, so the id that appears in
+   tickets and in the staff console cannot be turned back into the session.
 3. A socket may speak only as the session confirmed to it; a `user_uttered` with
    any other session id is dropped (and logged without the id). Rasa's handler
    accepts whatever session id the message names.
 4. Messages over 2,000 characters get a polite reply and are not processed; NUL
    bytes are stripped; the client address for the send limits is taken from the
-   connection (X-Forwarded-For only from TRUSTED_PROXIES) and overwrites whatever
-   the client put in the metadata.
+   connection (X-Forwarded-For only from TRUSTED_PROXIES). Of the client's
+   `customData` only the keys the assistant reads are kept, bounded, and engine.io
+   refuses a packet over 32 KB (imago_core/identity/message_metadata.py): the tracker, which
+   every turn loads, stores the metadata.
 5. With several replicas, emits go through Redis (extensions/channels/socketio_redis.py;
    key `redis_url`), so a push from any replica reaches a visitor on any other.
 
@@ -23,13 +27,10 @@ with the keys of Rasa's `socketio:` channel; the channel name stays "socketio".
 """
 from __future__ import annotations
 
-import base64
-import hashlib
+import asyncio
 import hmac
 import json
 import logging
-import re
-import secrets
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
@@ -37,43 +38,36 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from extensions import peer_watch
-from extensions.channels.socketio_redis import configured_redis_url, share_through_redis, start_listening
+from extensions.channels import widget_session
+from extensions.channels.socketio_redis import (
+    configured_redis_url,
+    share_through_redis,
+    start_listening,
+)
+from extensions.channels.widget_session import (
+    acceptable_session_id,
+    conversation_id,
+    new_session_id,
+)
 from imago_core.identity.client_address import (
-    CLIENT_ADDRESS_KEY,
     MAX_MESSAGE_CHARS,
     TOO_LONG_REPLY,
     clean_text,
     resolve_client,
     trusted_networks,
 )
+from imago_core.identity.message_metadata import (
+    MAX_SOCKETIO_PAYLOAD_BYTES,
+    from_client,
+    with_client_address,
+)
 from imago_core.settings import get_settings
 
 logger = logging.getLogger(__name__)
-PREFIX = "web:"
 SESSION_KEY = "imago_session_id"  # in python-socketio's per-socket session
-_SIGNED_ID = re.compile(r"\A([0-9a-f]{32})\.([A-Za-z0-9_-]{43})\Z")
 
 
-def _signature(public_id: str) -> str:
-    digest = hmac.new(get_settings().secret_bytes, b"socketio-session|" + public_id.encode(),
-                      hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def new_session_id() -> str:
-    public_id = secrets.token_hex(16)
-    return f"{public_id}.{_signature(public_id)}"
-
-
-def acceptable_session_id(value: Any) -> bool:
-    """True only for an id this server issued (checked against its signature)."""
-    match = _SIGNED_ID.match(value) if isinstance(value, str) else None
-    return bool(match) and hmac.compare_digest(match.group(2), _signature(match.group(1)))
-
-
-def conversation_id(session_id: str) -> str:
-    """The conversation of a (signed) session id: `web:<public part>`."""
-    return PREFIX + session_id.split(".", 1)[0]
+PREVIOUS_KEY = "imago_previous_session_id"  # the id a rotation replaced, on this socket only
 
 
 def _client_address(environ: Dict[str, Any]) -> Optional[str]:
@@ -93,6 +87,7 @@ class PersistentSocketIOInput(SocketIOInput):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "PersistentSocketIOInput":
         credentials = dict(credentials or {})
         redis_url = configured_redis_url(credentials.pop("redis_url", None))
+        widget_session.signing_key()  # no key, no start (not a failure at the first visitor)
         channel = super().from_credentials(credentials)
         channel.redis_url = redis_url
         return channel
@@ -102,6 +97,8 @@ class PersistentSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
+        # engine.io's default accepts ~1 MB per packet; no widget message needs more than 32 KB.
+        sio.eio.max_http_buffer_size = MAX_SOCKETIO_PAYLOAD_BYTES
         if self.redis_url:
             share_through_redis(sio, self.redis_url)
 
@@ -123,11 +120,13 @@ class PersistentSocketIOInput(SocketIOInput):
         sio = self.sio
         data = data if isinstance(data, dict) else {}
         session_id = data.get("session_id")
-        if not acceptable_session_id(session_id):
+        # In a thread: it reads the conversation's latest verification from the database.
+        if not await asyncio.to_thread(acceptable_session_id, session_id):
             session_id = new_session_id()
         async with sio.session(sid, namespace=self.namespace) as session:
             previous = session.get(SESSION_KEY)
             session[SESSION_KEY] = session_id
+            session.pop(PREVIOUS_KEY, None)
         if previous and previous != session_id:
             await sio.leave_room(sid, conversation_id(previous), namespace=self.namespace)
         await sio.enter_room(sid, conversation_id(session_id), namespace=self.namespace)
@@ -139,9 +138,11 @@ class PersistentSocketIOInput(SocketIOInput):
         session = await sio.get_session(sid, namespace=self.namespace)
         confirmed = session.get(SESSION_KEY)
         claimed = data.get("session_id") if isinstance(data, dict) else None
-        # Bytes: compare_digest refuses non-ASCII str, and clients send anything.
-        if not confirmed or not isinstance(claimed, str) \
-                or not hmac.compare_digest(claimed.encode(), confirmed.encode()):
+        # Bytes: compare_digest refuses non-ASCII str, and clients send anything. The id a
+        # rotation replaced still counts on this socket: a message may cross the new id.
+        if not confirmed or not isinstance(claimed, str) or not any(
+                known and hmac.compare_digest(claimed.encode(), known.encode())
+                for known in (confirmed, session.get(PREVIOUS_KEY))):
             logger.warning("socket.io message dropped: not the session confirmed to this socket")
             return
         text = data.get("message")
@@ -154,12 +155,25 @@ class PersistentSocketIOInput(SocketIOInput):
             await sio.emit(self.bot_message_evt, {"text": TOO_LONG_REPLY}, room=sid, namespace=self.namespace)
             return
         metadata = data.get(self.metadata_key)
-        if isinstance(metadata, str):
+        if isinstance(metadata, str) and len(metadata) <= MAX_SOCKETIO_PAYLOAD_BYTES:
             try:
                 metadata = json.loads(metadata)
             except ValueError:
                 metadata = None
-        metadata = dict(metadata) if isinstance(metadata, dict) else {}
-        metadata[CLIENT_ADDRESS_KEY] = _client_address(sio.get_environ(sid, namespace=self.namespace) or {})
+        metadata = with_client_address(from_client(metadata),
+                                       _client_address(sio.get_environ(sid, namespace=self.namespace) or {}))
         await on_new_message(UserMessage(text, output, conversation_id(confirmed),
                                          input_channel=self.name(), metadata=metadata))
+        await self._rotate_if_verified(sid, confirmed)
+
+    async def _rotate_if_verified(self, sid: Text, confirmed: str) -> None:
+        """After a turn that verified an address, this socket gets a new id for the same
+        conversation; ids issued before the verification are refused from now on."""
+        fresh = await asyncio.to_thread(widget_session.rotated, confirmed)
+        if fresh is None:
+            return
+        async with self.sio.session(sid, namespace=self.namespace) as session:
+            if session.get(SESSION_KEY) != confirmed:
+                return  # the socket asked for another session meanwhile
+            session[SESSION_KEY], session[PREVIOUS_KEY] = fresh, confirmed
+        await self.sio.emit("session_confirm", fresh, room=sid, namespace=self.namespace)

@@ -1,6 +1,6 @@
 """Command-line tool for the privacy team.
 
-    imago-requests list [--status received] [--type deletion] [--overdue]
+    imago-requests list [--status received] [--type deletion] [--overdue] [--email jane@example.org]
     imago-requests show PRV-7K3M9Q
     imago-requests set-status PRV-7K3M9Q completed [--note "sent by post"] [--by alice]
     imago-requests deliver [--loop]        (push pending requests to the ticket backend)
@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
 from typing import List, Optional
 
@@ -22,12 +24,45 @@ from sqlalchemy import select
 from imago_core import service  # noqa: F401 - registers what the outbox delivers
 from imago_core.delivery.loop import run_forever
 from imago_core.delivery.outbox import deliver_pending
+from imago_core.identity.safe_text import printable
 from imago_core.requests.deadlines import format_date
+from imago_core.requests.erasure import ErasureFailed
 from imago_core.requests.records import retry_delivery, set_status
 from imago_core.requests.retention import purge
 from imago_core.settings import ConfigError
+from imago_core.storage.addresses import canonical_address
+from imago_core.storage.conversations import TrackerStoreMissing
 from imago_core.storage.db import session_scope
-from imago_core.storage.models import AuditEvent, DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
+from imago_core.storage.models import (
+    AuditEvent,
+    DeliveryState,
+    PrivacyRequest,
+    RequestStatus,
+    RequestType,
+    utcnow,
+)
+
+
+def _print(*values, file=None) -> None:
+    """print(), with what visitors typed made harmless for a terminal: no control or
+    bidi character of a field can rewrite the screen or start a line of its own."""
+    print(*(printable(value) for value in values), file=file)
+
+
+def _os_user() -> str:
+    """The operating-system account running the command: recorded next to `--by`,
+    which anyone can type (imago_core/identity/safe_text.py keeps either from forging a line)."""
+    try:
+        name = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry (containers): the uid still says who
+        name = f"uid {os.getuid()}"
+    return printable(name)[:24]
+
+
+def _actor(by: str) -> str:
+    # audit_events.actor holds 64 characters: "staff:<by> (os <user>)".
+    return f"staff:{printable(by)[:30]} (os {_os_user()})"[:64]
+
 
 # Accepts "in_progress", "in-progress" and "in progress" alike.
 STATUS_NAMES = {s.name.lower(): s for s in RequestStatus}
@@ -58,21 +93,23 @@ def cmd_list(args) -> int:
             query = query.where(PrivacyRequest.status == args.status)
         if args.type:
             query = query.where(PrivacyRequest.request_type == args.type)
+        if args.email:  # in any spelling: addresses are stored canonical (imago_core/storage/addresses.py)
+            query = query.where(PrivacyRequest.email == canonical_address(args.email))
         if args.overdue:
             query = query.where(PrivacyRequest.due_at < utcnow(),
                                 PrivacyRequest.status.in_([s for s in RequestStatus if s.is_open]))
         rows = session.execute(query).scalars().all()
         if not rows:
-            print("no requests match")
+            _print("no requests match")
             return 0
-        print(f"{'reference':12} {'type':17} {'status':16} {'due':18} {'delivery':10} email")
+        _print(f"{'reference':12} {'type':17} {'status':16} {'due':18} {'delivery':10} email")
         now = utcnow()
         for row in rows:
             late = " OVERDUE" if row.status.is_open and row.due_at < now else ""
             late += " ATTENTION" if row.needs_attention else ""
-            print(f"{row.reference:12} {row.request_type.value:17} {row.status.value:16} "
+            _print(f"{row.reference:12} {row.request_type.value:17} {row.status.value:16} "
                   f"{format_date(row.due_at):18} {row.delivery_state.value:10} {row.email}{late}")
-        print(f"{len(rows)} request(s)")
+        _print(f"{len(rows)} request(s)")
     return 0
 
 
@@ -82,7 +119,7 @@ def cmd_show(args) -> int:
             select(PrivacyRequest).where(PrivacyRequest.reference == args.reference.upper())
         ).scalar_one_or_none()
         if row is None:
-            print(f"error: no request with reference {args.reference}", file=sys.stderr)
+            _print(f"error: no request with reference {args.reference}", file=sys.stderr)
             return 2
         fields = [
             ("reference", row.reference), ("type", row.request_type.label), ("status", row.status.value),
@@ -99,30 +136,34 @@ def cmd_show(args) -> int:
         if row.last_error:
             fields.append(("last error", row.last_error))
         for name, value in fields:
-            print(f"{name:>13}: {value}")
+            _print(f"{name:>13}: {value}")
         if row.last_error_details:
-            print(f"{'error details':>13}:")
+            _print(f"{'error details':>13}:")
             for field_name, entries in json.loads(row.last_error_details).items():
                 for entry in entries:
-                    print(f"{'':>15}{field_name}: {entry.get('error') or '-'}: {entry.get('description') or '-'}")
+                    _print(f"{'':>15}{field_name}: {entry.get('error') or '-'}: {entry.get('description') or '-'}")
         if row.delivery_state is DeliveryState.FAILED:
-            print(f"{'to retry':>13}: fix the cause above, then run: imago-requests deliver --retry {row.reference}")
-        print("\naudit trail:")
+            _print(f"{'to retry':>13}: fix the cause above, then run: imago-requests deliver --retry {row.reference}")
+        _print()
+        _print("audit trail:")
         for event in session.execute(
             select(AuditEvent).where(AuditEvent.request_id == row.id).order_by(AuditEvent.id)
         ).scalars():
             detail = f" {json.loads(event.detail)}" if event.detail else ""
-            print(f"  {event.at.isoformat()}  {event.actor:10} {event.event}{detail}")
+            _print(f"  {event.at.isoformat()}  {event.actor:10} {event.event}{detail}")
     return 0
 
 
 def cmd_set_status(args) -> int:
     try:
-        view = set_status(args.reference, args.status, actor=f"staff:{args.by}", note=args.note)
+        view = set_status(args.reference, args.status, actor=_actor(args.by), note=args.note)
     except LookupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{view.reference} is now {view.status.value}")
+    except ErasureFailed as exc:  # the status is stored; the erasure must be run again
+        _print(f"error: {exc}", file=sys.stderr)
+        return 1
+    _print(f"{view.reference} is now {view.status.value}")
     return 0
 
 
@@ -137,16 +178,16 @@ def cmd_deliver(args) -> int:
                 select(PrivacyRequest.reference).where(PrivacyRequest.delivery_state == DeliveryState.FAILED)
                 .order_by(PrivacyRequest.id)).scalars().all()
         if not references:
-            print("no failed requests")
+            _print("no failed requests")
             return 0
     for reference in references:
         try:
-            retry_delivery(reference, actor=f"staff:{args.by}")
+            retry_delivery(reference, actor=_actor(args.by))
         except (LookupError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _print(f"error: {exc}", file=sys.stderr)
             return 2
     report = deliver_pending()
-    print(f"delivered {report.delivered}, still pending {report.pending}, failed {report.failed}")
+    _print(f"delivered {report.delivered}, still pending {report.pending}, failed {report.failed}")
     if references:
         return _report_retried(references)
     return 0 if report.failed == 0 else 1
@@ -166,18 +207,18 @@ def _report_retried(references: List[str]) -> int:
             else:
                 ok = False
                 line += f": {row.last_error or 'waiting for the next attempt'}"
-            print(line)
+            _print(line)
     return 0 if ok else 1
 
 
 def cmd_purge(args) -> int:
     try:
         report = purge(dry_run=args.dry_run)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ConfigError, TrackerStoreMissing) as exc:
+        _print(f"error: {exc}", file=sys.stderr)
         return 2
     for line in report.lines():
-        print(line)
+        _print(line)
     return 0
 
 
@@ -189,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--status", type=_status)
     listing.add_argument("--type", type=_type)
     listing.add_argument("--overdue", action="store_true", help="open and past the due date")
+    listing.add_argument("--email", help="only this address's requests (letter case does not matter)")
     listing.set_defaults(func=cmd_list)
 
     show = commands.add_parser("show", help="one request with its audit trail")

@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Dict, List, Optional
 
-from imago_core.delivery.tickets.base import RequesterSuspendedError, TicketBackend, TicketDraft
+from imago_core.delivery.tickets.base import (
+    RequesterSuspendedError,
+    TicketBackend,
+    TicketDraft,
+)
 
 Row = Any  # a row of the kind's table, attached to the session the hook is called in
 Session = Any

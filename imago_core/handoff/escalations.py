@@ -14,14 +14,19 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from sqlalchemy import select
 
-from imago_core.storage import audit
-from imago_core.storage.db import session_scope
 from imago_core.delivery.loop import kick
-from imago_core.storage.models import DeliveryState, Escalation, EscalationStatus, utcnow
+from imago_core.identity.redaction import mask_code_like, redact_all
 from imago_core.requests.deadlines import format_date
 from imago_core.requests.records import new_reference, requests_for
 from imago_core.settings import get_settings
-from imago_core.identity.redaction import mask_code_like, redact_all
+from imago_core.storage import audit
+from imago_core.storage.db import session_scope
+from imago_core.storage.models import (
+    DeliveryState,
+    Escalation,
+    EscalationStatus,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 TRANSCRIPT_LIMIT = 60  # turns kept; enough context, bounded size

@@ -11,7 +11,11 @@ from typing import Any, Dict
 
 from imago_core.delivery.kinds import OutboxKind, register
 from imago_core.delivery.outbox import without_requester
-from imago_core.delivery.tickets.base import RequesterSuspendedError, TicketBackend, TicketDraft
+from imago_core.delivery.tickets.base import (
+    RequesterSuspendedError,
+    TicketBackend,
+    TicketDraft,
+)
 from imago_core.storage import audit
 from imago_core.storage.db import session_scope
 from imago_core.storage.models import Escalation

@@ -37,10 +37,10 @@ from typing import Optional
 
 from sqlalchemy import delete, select
 
+from imago_core.mail import Mailer, MailError
 from imago_core.storage import audit
 from imago_core.storage.db import session_scope
 from imago_core.storage.locks import serialise
-from imago_core.mail import Mailer, MailError
 from imago_core.storage.models import AddressFailure, AddressLockNotice
 
 logger = logging.getLogger(__name__)

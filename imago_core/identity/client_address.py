@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 from typing import List, Optional, Sequence, Union
 
+from imago_core.identity.safe_text import strip_controls
+
 CLIENT_ADDRESS_KEY = "imago_client_address"
 MAX_MESSAGE_CHARS = 2000
 TOO_LONG_REPLY = (
@@ -76,5 +78,6 @@ def chat_client(value: Optional[str]) -> Optional[str]:
 
 
 def clean_text(text: str) -> str:
-    """NUL bytes break PostgreSQL text columns and mean nothing in a chat message."""
-    return text.replace("\x00", "")
+    """NUL bytes break PostgreSQL text columns; other control characters and bidi
+    controls can rewrite a staff terminal or hide what a line says (imago_core/identity/safe_text.py)."""
+    return strip_controls(text)

@@ -11,7 +11,11 @@ from typing import List, Optional, Sequence
 
 from sqlalchemy import select, update
 
+from imago_core.identity.safe_text import (
+    strip_controls,  # NUL, terminal escapes, bidi overrides
+)
 from imago_core.storage import audit
+from imago_core.storage.addresses import canonical_address
 from imago_core.storage.db import session_scope
 from imago_core.storage.models import RequestDraft, RequestType, utcnow
 
@@ -27,7 +31,7 @@ def save_drafts(conversation_id: str, email: str, types: Sequence[RequestType], 
             old.consumed_at = utcnow()
         for kind in types:
             session.add(RequestDraft(conversation_id=conversation_id, email=email, request_type=kind,
-                                     details=details.replace("\x00", "") if details and kind is RequestType.CORRECTION else None))
+                                     details=strip_controls(details) if details and kind is RequestType.CORRECTION else None))
 
 
 def save_draft(conversation_id: str, email: str, request_type: RequestType, details: Optional[str]) -> None:
@@ -51,7 +55,7 @@ def take_drafts(conversation_id: str, email: str) -> List[RequestDraft]:
             claimed = session.execute(update(RequestDraft).where(
                 RequestDraft.id == draft.id, RequestDraft.consumed_at.is_(None)
             ).values(consumed_at=utcnow())).rowcount == 1
-        if claimed and draft.email == email:
+        if claimed and draft.email == canonical_address(email):
             taken.append(draft)
     return taken
 

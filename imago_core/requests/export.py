@@ -16,14 +16,21 @@ from typing import Any, Dict, List, Optional
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from imago_core.storage import audit
-
-from imago_core.storage import conversations as conversation_store
-from imago_core.storage.db import session_scope
-from imago_core.requests.erasure import conversations_of
-from imago_core.mail import Mailer, MailError, mailer_from_settings
-from imago_core.storage.models import Escalation, PrivacyRequest, RequestType, VerifiedConversation, utcnow
 from imago_core.identity.redaction import mask_code_like, redact_all
+from imago_core.mail import Mailer, MailError, mailer_from_settings
+from imago_core.requests.erasure import conversations_of
+from imago_core.settings import ConfigError
+from imago_core.storage import audit
+from imago_core.storage import conversations as conversation_store
+from imago_core.storage.addresses import canonical_address
+from imago_core.storage.db import session_scope
+from imago_core.storage.models import (
+    Escalation,
+    PrivacyRequest,
+    RequestType,
+    VerifiedConversation,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +60,7 @@ def _messages(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def build_export(email: str, now: Optional[datetime] = None, tracker_engine: Optional[Engine] = None) -> Dict[str, Any]:
     engine = tracker_engine or conversation_store.tracker_engine()
+    email = canonical_address(email)
     with session_scope() as session:
         verified = session.execute(select(VerifiedConversation).where(VerifiedConversation.email == email)
                                    .order_by(VerifiedConversation.verified_at)).scalars().all()
@@ -112,8 +120,9 @@ def after_request_filed(request_type: RequestType, reference: str, email: str, d
         return None
     try:
         mail_export(email, reference, mailer)
-    except MailError:
-        audit.record("assistant_export_failed", detail={"reference": reference})
+    except (MailError, ConfigError, conversation_store.TrackerStoreMissing) as exc:
+        # Without the tracker store the copy would lack the conversations: none is sent.
+        audit.record("assistant_export_failed", detail={"reference": reference, "why": type(exc).__name__})
         return ("I couldn't email you the copy of what this chat assistant holds about you just now; "
                 "the privacy team will include it in their answer.")
     audit.record("assistant_export_mailed", detail={"reference": reference})

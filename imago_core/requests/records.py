@@ -18,8 +18,16 @@ from imago_core.requests.deadlines import due_date
 from imago_core.requests.reactions import after_status_change
 from imago_core.requests.tickets import compose_ticket_body
 from imago_core.storage import audit
+from imago_core.storage.addresses import canonical_address
 from imago_core.storage.db import session_scope
-from imago_core.storage.models import DeliveryState, PrivacyRequest, RequestStatus, RequestType, open_request_key, utcnow
+from imago_core.storage.models import (
+    DeliveryState,
+    PrivacyRequest,
+    RequestStatus,
+    RequestType,
+    open_request_key,
+    utcnow,
+)
 
 # No 0/O, 1/I/L or U: a reference read aloud or retyped stays unambiguous.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -100,7 +108,8 @@ def _open_request(key: str) -> Optional[PrivacyRequest]:
 def requests_for(email: str, conversation_id: Optional[str] = None) -> List[RequestView]:
     with session_scope() as session:
         rows = session.execute(
-            select(PrivacyRequest).where(PrivacyRequest.email == email).order_by(PrivacyRequest.received_at)
+            select(PrivacyRequest).where(PrivacyRequest.email == canonical_address(email))
+            .order_by(PrivacyRequest.received_at)
         ).scalars().all()
         for row in rows:
             audit.record("status_read", conversation_id=conversation_id, request_id=row.id, session=session)

@@ -2,8 +2,11 @@
 
 - CONVERSATION_RETENTION_DAYS (30): tracker-store conversations idle that long,
   request drafts, verifications and codes, code sends, resolved escalations;
+- OPEN_ESCALATION_RETENTION_DAYS (90): escalations still waiting for, or with, staff;
 - REQUEST_RETENTION_DAYS (1095): request records completed or rejected that long ago;
-- the audit log stays: it holds hashed address keys and events, never text.
+- the audit log stays (it proves what happened), but rows older than
+  REQUEST_RETENTION_DAYS lose their address key, conversation id and staff notes
+  (imago_core/storage/audit_pseudonyms.py).
 
 Deletes in bounded batches, each its own short transaction, so conversations in
 progress wait at most one batch. Runs daily in the action server
@@ -25,6 +28,7 @@ from imago_core.requests.status_sync import refresh_open_deletions
 from imago_core.settings import Settings, get_settings
 from imago_core.storage import audit
 from imago_core.storage import conversations as conversation_store
+from imago_core.storage.audit_pseudonyms import pseudonymise_audit
 from imago_core.storage.db import session_scope
 from imago_core.storage.models import (
     AddressFailure,
@@ -50,11 +54,13 @@ CONVERSATION_BATCH = 500
 ROW_BATCH = 2000
 PAUSE_BETWEEN_BATCHES = 0.002  # seconds: lets a waiting conversation turn take the lock
 PURGE_INTERVAL = timedelta(days=1)
+RETRY_AFTER_FAILURE = timedelta(minutes=10)
 RESOLVED_ESCALATIONS = [EscalationStatus.HANDED_BACK, EscalationStatus.FORWARDED]
+OPEN_ESCALATIONS = [EscalationStatus.WAITING, EscalationStatus.WITH_STAFF]
 CLOSED_REQUESTS = [s for s in RequestStatus if not s.is_open]
 KINDS = ("conversations", "conversation events", "erased events written back", "drafts", "verifications",
-         "codes", "code sends", "escalations", "requests", "erasure markers",
-         "address failures", "address lock notices")
+         "codes", "code sends", "escalations", "open escalations", "requests", "erasure markers",
+         "address failures", "address lock notices", "audit rows pseudonymised")
 
 
 @dataclass
@@ -132,6 +138,9 @@ def purge(now: Optional[datetime] = None, dry_run: bool = False, settings: Optio
     report = PurgeReport(dry_run=dry_run)
 
     engine = tracker_engine or conversation_store.tracker_engine()
+    # Nothing is purged against the wrong store: its "no conversations" would also
+    # drop verifications whose conversations are still stored (see _still_stored).
+    conversation_store.require_store(engine)
     started = time.perf_counter()
     _erased_again(engine, report)
     purged = _tracker_conversations(engine, conversations_before, report, batch_size or CONVERSATION_BATCH)
@@ -152,6 +161,10 @@ def purge(now: Optional[datetime] = None, dry_run: bool = False, settings: Optio
         ("erasure markers", ErasedConversation, ErasedConversation.erased_at < conversations_before),
         ("escalations", Escalation, Escalation.status.in_(RESOLVED_ESCALATIONS)
          & (Escalation.updated_at < conversations_before)),
+        # Nobody answered (or closed) them in OPEN_ESCALATION_RETENTION_DAYS: the transcript
+        # and address must not wait for a person forever (issue 23).
+        ("open escalations", Escalation, Escalation.status.in_(OPEN_ESCALATIONS)
+         & (Escalation.updated_at < now - timedelta(days=settings.open_escalation_retention_days))),
         # The audit rows of a removed request keep their events (request_id -> NULL).
         ("requests", PrivacyRequest, PrivacyRequest.status.in_(CLOSED_REQUESTS)
          & (func.coalesce(PrivacyRequest.status_changed_at, PrivacyRequest.received_at) < requests_before)),
@@ -159,6 +172,9 @@ def purge(now: Optional[datetime] = None, dry_run: bool = False, settings: Optio
         started = time.perf_counter()
         _project_rows(kind, model, condition, report, batch_size or ROW_BATCH)
         report.seconds[kind] = time.perf_counter() - started
+    started = time.perf_counter()
+    report.removed["audit rows pseudonymised"] = pseudonymise_audit(requests_before, dry_run=dry_run)
+    report.seconds["audit rows pseudonymised"] = time.perf_counter() - started
     if not dry_run and any(report.removed.values()):
         audit.record("retention_purge", actor="retention", detail=report.removed)
     return report
@@ -181,6 +197,8 @@ def run_daily(stop: threading.Event, interval: timedelta = PURGE_INTERVAL,
         try:
             report = purge_once()
             logger.info("retention purge: %s", ", ".join(f"{k} {v}" for k, v in report.removed.items() if v) or "nothing due")
-        except Exception:  # noqa: BLE001 - a failed purge is retried on the next day
-            logger.exception("retention purge failed; retried in %s", interval)
-        stop.wait(interval.total_seconds())
+            wait = interval
+        except Exception:  # noqa: BLE001 - retried soon: a store the Rasa server creates at its start
+            wait = min(interval, RETRY_AFTER_FAILURE)  # may appear just after this server's start
+            logger.exception("retention purge failed; retried in %s", wait)
+        stop.wait(wait.total_seconds())

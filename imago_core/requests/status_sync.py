@@ -18,10 +18,18 @@ from imago_core.delivery.tickets.base import (
     TicketRef,
     TransientBackendError,
 )
+from imago_core.requests.erasure import ErasureFailed
 from imago_core.requests.reactions import after_status_change
 from imago_core.storage import audit
+from imago_core.storage.addresses import canonical_address
 from imago_core.storage.db import session_scope
-from imago_core.storage.models import DeliveryState, PrivacyRequest, RequestStatus, RequestType, utcnow
+from imago_core.storage.models import (
+    DeliveryState,
+    PrivacyRequest,
+    RequestStatus,
+    RequestType,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +42,7 @@ def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> Non
         return
     with session_scope() as session:
         rows = session.execute(select(PrivacyRequest.id, PrivacyRequest.external_id, PrivacyRequest.status).where(
-            PrivacyRequest.email == email, PrivacyRequest.backend == backend.name,
+            PrivacyRequest.email == canonical_address(email), PrivacyRequest.backend == backend.name,
             PrivacyRequest.delivery_state == DeliveryState.DELIVERED)).all()
     for request_id, external_id, current in rows:
         try:
@@ -52,7 +60,10 @@ def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> Non
                 row.status, row.status_changed_at = remote, utcnow()
                 audit.record("status_changed", request_id=request_id, actor=f"backend:{backend.name}",
                              session=session, detail={"from": current.value, "to": remote.value})
-            after_status_change(request_id, actor=f"backend:{backend.name}")
+            try:
+                after_status_change(request_id, actor=f"backend:{backend.name}")
+            except ErasureFailed:
+                pass  # recorded on the request (needs_attention) and in the audit log; the status still reads
 
 
 def refresh_open_deletions(backend: Optional[TicketBackend] = None) -> int:

@@ -15,7 +15,11 @@ from typing import Any, Dict, Optional
 
 from imago_core.delivery.kinds import OutboxKind, register
 from imago_core.delivery.outbox import SUSPENDED_TAG, without_requester_body
-from imago_core.delivery.tickets.base import RequesterSuspendedError, TicketBackend, TicketDraft
+from imago_core.delivery.tickets.base import (
+    RequesterSuspendedError,
+    TicketBackend,
+    TicketDraft,
+)
 from imago_core.requests.deadlines import format_date
 from imago_core.storage import audit
 from imago_core.storage.db import session_scope

@@ -14,11 +14,23 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from sqlalchemy import (
-    Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, event, func, inspect, select,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
 )
 from sqlalchemy.engine import Engine
 
-from imago_core.settings import get_settings
+from imago_core.settings import ConfigError, get_settings
 
 # The columns Rasa's SQLTrackerStore.SQLEvent declares (rasa/core/tracker_store.py).
 _metadata = MetaData()
@@ -37,9 +49,26 @@ _lock = threading.Lock()
 _engines: Dict[str, Engine] = {}
 
 
+class TrackerStoreMissing(RuntimeError):
+    """The configured tracker store has no events table: it is not the store the Rasa
+    server writes. Erasure and the purge stop instead of deleting nothing."""
+
+
+def tracker_store_url() -> str:
+    """TRACKER_STORE_URL, which erasure, export and the purge cannot do without."""
+    url = get_settings().tracker_store_url
+    if not url:
+        raise ConfigError(
+            "TRACKER_STORE_URL is not set: erasure, the data export and the retention purge need the "
+            "database the Rasa server keeps conversations in (endpoints.yml tracker_store), e.g. "
+            "postgresql+psycopg2://user:password@host:5432/rasa_tracker"
+        )
+    return url
+
+
 def tracker_engine(url: Optional[str] = None) -> Engine:
     """One engine per URL, built on first use (never at import)."""
-    url = url or get_settings().tracker_store_url
+    url = url or tracker_store_url()
     with _lock:
         if url not in _engines:
             if url.startswith("sqlite"):
@@ -71,8 +100,8 @@ def dispose_engines() -> None:
 
 
 def store_exists(engine: Engine) -> bool:
-    """False before the Rasa server has ever written a conversation (nothing to do);
-    checked without creating an empty SQLite file."""
+    """Whether the store has Rasa's events table; checked without creating an empty
+    SQLite file."""
     if engine.url.get_backend_name() == "sqlite":
         database = engine.url.database
         if not database or database == ":memory:" or not Path(database).exists():
@@ -80,10 +109,22 @@ def store_exists(engine: Engine) -> bool:
     return inspect(engine).has_table("events")
 
 
+def require_store(engine: Engine) -> None:
+    """Raises TrackerStoreMissing unless the store has Rasa's events table. The Rasa
+    server creates it when it starts (extensions/store_checks.py), before any
+    conversation, so a store without it is the wrong one: reading it as "no
+    conversations" made erasure and the purge report success having deleted nothing."""
+    if not store_exists(engine):
+        where = engine.url.render_as_string(hide_password=True)
+        raise TrackerStoreMissing(
+            f"the tracker store {where} has no events table (is TRACKER_STORE_URL the database "
+            "the Rasa server writes, endpoints.yml tracker_store?)"
+        )
+
+
 def idle_conversations(engine: Engine, idle_before: float) -> List[str]:
     """Conversations whose latest event is older than `idle_before` (epoch seconds)."""
-    if not store_exists(engine):
-        return []
+    require_store(engine)
     query = select(events.c.sender_id).group_by(events.c.sender_id).having(func.max(events.c.timestamp) < idle_before)
     with engine.connect() as connection:
         return list(connection.execute(query).scalars())
@@ -91,7 +132,8 @@ def idle_conversations(engine: Engine, idle_before: float) -> List[str]:
 
 def existing(engine: Engine, sender_ids: Sequence[str], batch_size: int = 500) -> List[str]:
     """Those of these conversations that still have events in the store."""
-    if not sender_ids or not store_exists(engine):
+    require_store(engine)
+    if not sender_ids:
         return []
     found: List[str] = []
     with engine.connect() as connection:
@@ -102,7 +144,8 @@ def existing(engine: Engine, sender_ids: Sequence[str], batch_size: int = 500) -
 
 
 def count_events(engine: Engine, sender_ids: Sequence[str]) -> int:
-    if not sender_ids or not store_exists(engine):
+    require_store(engine)
+    if not sender_ids:
         return 0
     with engine.connect() as connection:
         return connection.execute(
@@ -114,7 +157,8 @@ def delete_conversations(engine: Engine, sender_ids: Sequence[str], still_idle_b
     """Deletes every event of these conversations in one short transaction. With
     `still_idle_before`, a conversation that got a newer event since it was found
     idle (the visitor came back) is left alone."""
-    if not sender_ids or not store_exists(engine):
+    require_store(engine)
+    if not sender_ids:
         return 0
     condition = events.c.sender_id.in_(list(sender_ids))
     if still_idle_before is not None:
@@ -126,8 +170,7 @@ def delete_conversations(engine: Engine, sender_ids: Sequence[str], still_idle_b
 
 def delete_events_until(engine: Engine, sender_id: str, until: float) -> int:
     """Deletes one conversation's events up to `until` (epoch seconds), keeping later ones."""
-    if not store_exists(engine):
-        return 0
+    require_store(engine)
     with engine.begin() as connection:
         return connection.execute(
             delete(events).where(events.c.sender_id == sender_id, events.c.timestamp <= until)).rowcount
@@ -135,8 +178,7 @@ def delete_events_until(engine: Engine, sender_id: str, until: float) -> int:
 
 def conversation_events(engine: Engine, sender_id: str) -> List[dict]:
     """The stored events of one conversation, oldest first, as Rasa serialised them."""
-    if not store_exists(engine):
-        return []
+    require_store(engine)
     with engine.connect() as connection:
         rows = connection.execute(
             select(events.c.data).where(events.c.sender_id == sender_id).order_by(events.c.id)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from imago_core.settings import get_settings
+from imago_core.storage.addresses import canonicalise_stored_addresses
 from imago_core.storage.models import Base
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def get_engine() -> Engine:
             _engine = _make_engine(get_settings().database_url)
             Base.metadata.create_all(_engine)
             add_missing_columns(_engine, Base.metadata)
+            canonicalise_stored_addresses(_engine)  # rows an older release stored as typed
             _session_factory = sessionmaker(bind=_engine, future=True, expire_on_commit=False)
         return _engine
 

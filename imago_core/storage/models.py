@@ -18,7 +18,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship, validates
 
-from imago_core.vocabulary import DeliveryState, EscalationStatus, RequestStatus, RequestType
+from imago_core.storage.addresses import canonical_address
+from imago_core.vocabulary import (
+    DeliveryState,
+    EscalationStatus,
+    RequestStatus,
+    RequestType,
+)
 
 __all__ = [  # the vocabulary is re-exported: records and their enums come from one place
     "Base", "utcnow", "OneTimeCode", "CodeSend", "VerifiedConversation", "RequestDraft", "PrivacyRequest",
@@ -87,6 +93,10 @@ class VerifiedConversation(Base):
     verified_at = Column(UTCDateTime, nullable=False, default=utcnow)
     expires_at = Column(UTCDateTime, nullable=False)
 
+    @validates("email")
+    def _canonical(self, _key, email):  # one spelling per address (imago_core/storage/addresses.py)
+        return canonical_address(email)
+
 
 def _enum(enum_class):
     # Stored as the readable values ("in progress"), not the Python names.
@@ -105,6 +115,10 @@ class RequestDraft(Base):
     details = Column(Text)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     consumed_at = Column(UTCDateTime)
+
+    @validates("email")
+    def _canonical(self, _key, email):  # one spelling per address (imago_core/storage/addresses.py)
+        return canonical_address(email)
 
 
 class PrivacyRequest(Base):
@@ -148,6 +162,10 @@ class PrivacyRequest(Base):
 
     __table_args__ = (Index("ix_requests_delivery", "delivery_state", "next_attempt_at"),)
 
+    @validates("email")
+    def _canonical(self, _key, email):  # one spelling per address (imago_core/storage/addresses.py)
+        return canonical_address(email)
+
     @validates("status")
     def _keep_open_key(self, _key, status):
         status = RequestStatus(status)
@@ -159,12 +177,13 @@ class PrivacyRequest(Base):
 
 
 def open_request_key(email: str, request_type) -> str:
-    return f"{email.strip().lower()}|{RequestType(request_type).value}"
+    return f"{canonical_address(email)}|{RequestType(request_type).value}"
 
 
 class AuditEvent(Base):
-    """Append-only: rows are only ever inserted. Never holds codes; addresses appear
-    only as their keyed hash except on rows tied to a filed request."""
+    """Append-only: rows are only ever inserted, and after REQUEST_RETENTION_DAYS
+    pseudonymised by the purge (imago_core/storage/audit_pseudonyms.py). Never holds codes;
+    addresses appear only as their keyed hash."""
 
     __tablename__ = "audit_events"
 
@@ -207,6 +226,10 @@ class Escalation(Base):
     last_error = Column(String(255))
 
     __table_args__ = (Index("ix_escalations_delivery", "delivery_state", "next_attempt_at"),)
+
+    @validates("verified_email")
+    def _canonical(self, _key, email):  # one spelling per address (imago_core/storage/addresses.py)
+        return canonical_address(email)
 
 
 class InboundMarker(Base):

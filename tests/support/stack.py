@@ -59,8 +59,11 @@ class Stack:
             # Where the action server's retention purge and erasure find conversations.
             "TRACKER_STORE_URL": f"sqlite:///{self.workdir / 'tracker.db'}",
             "OTP_SECRET": "e2e-test-secret-0123456789abcdef",
+            # The Rasa server signs widget sessions with a key of its own (extensions/channels/widget_session.py).
+            "WIDGET_SESSION_SECRET": "e2e-widget-session-secret-0123456789abcdef",
             "POLICY_URL": "http://localhost:8080/policy",
             "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
+            "TICKET_ALLOW_HTTP_LOOPBACK": "true",  # the test RT and fake Zendesk are http on loopback
         })
         if self.root != ROOT:
             env["PYTHONPATH"] = str(self.root)

@@ -29,6 +29,7 @@ from imago_core.settings import ConfigError, Settings, get_settings, load_settin
 
 from .base import TicketBackend
 from .rt import RequestTrackerBackend
+from .transport import require_https
 from .zendesk import ZendeskBackend
 from .zendesk_auth import auth_from_settings
 
@@ -106,6 +107,7 @@ def _build(settings: Settings) -> Optional[TicketBackend]:
         missing = _missing_rt(settings)
         if missing:
             raise ConfigError("TICKET_BACKEND=rt needs " + ", ".join(missing))
+        require_https("RT_URL", settings.rt_url, settings.ticket_allow_http_loopback)
         return RequestTrackerBackend(
             url=settings.rt_url,
             queue=settings.rt_queue,
@@ -118,6 +120,8 @@ def _build(settings: Settings) -> Optional[TicketBackend]:
         missing = settings.zendesk.missing()
         if missing:
             raise ConfigError("TICKET_BACKEND=zendesk needs " + ", ".join(missing))
+        require_https("ZENDESK_URL", settings.zendesk.base_url, settings.ticket_allow_http_loopback)
+
         return ZendeskBackend(url=settings.zendesk.base_url, timeout=settings.ticket_timeout,
                               auth=auth_from_settings(settings.zendesk))
     backend_class = _custom_class(name)

@@ -25,11 +25,11 @@ import requests
 
 from .base import (
     PermanentBackendError,
+    RequestStatus,
     TicketBackend,
     TicketDraft,
     TicketRef,
     TransientBackendError,
-    RequestStatus,
     ticket_subject,
 )
 from .http import HttpApi

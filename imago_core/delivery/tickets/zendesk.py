@@ -31,12 +31,12 @@ from .base import (
     BackendAuthError,
     PermanentBackendError,
     RequesterSuspendedError,
+    RequestStatus,
     TicketBackend,
-    TicketNotFoundError,
     TicketDraft,
+    TicketNotFoundError,
     TicketRef,
     TransientBackendError,
-    RequestStatus,
     ticket_subject,
 )
 from .http import EMAIL_LIKE, HttpApi, safe_detail

@@ -21,9 +21,31 @@ from .engine import (
     refusal_grounds,
 )
 from .events import ClockEvent, EventKind
-from .regimes import DEFAULT_REGIMES, applicable_regimes, regimes_from_setting, regimes_volunteered
-from .rules import NOTICE_KINDS, REFUSAL_CODES, REQUEST_TYPES, Regime, Rule, RulesError, UnknownRegime, available_regimes, load_regime
-from .state import Clock, ClockError, ClockState, IllegalTransition, TRANSITIONS, next_state
+from .regimes import (
+    DEFAULT_REGIMES,
+    applicable_regimes,
+    regimes_from_setting,
+    regimes_volunteered,
+)
+from .rules import (
+    NOTICE_KINDS,
+    REFUSAL_CODES,
+    REQUEST_TYPES,
+    Regime,
+    Rule,
+    RulesError,
+    UnknownRegime,
+    available_regimes,
+    load_regime,
+)
+from .state import (
+    TRANSITIONS,
+    Clock,
+    ClockError,
+    ClockState,
+    IllegalTransition,
+    next_state,
+)
 
 __all__ = [
     "Clock", "ClockError", "ClockEvent", "ClockRuleError", "ClockState", "DEFAULT_REGIMES", "Deadline",
