@@ -47,9 +47,23 @@ def _retention_purge(stop: threading.Event) -> None:
     run_daily(stop)
 
 
+def _zendesk_check(stop: threading.Event) -> None:
+    from imago_core.tickets.zendesk_health import run_daily
+
+    run_daily(stop)
+
+
+def _zendesk_wanted() -> bool:
+    from imago_core.settings import get_settings
+
+    return get_settings().ticket_backend == "zendesk"
+
+
 JOBS: List[Job] = [
     Job("ticket-delivery", _delivery_loop, _delivery_wanted),
     Job("retention-purge", _retention_purge),
+    # Credentials that lapse unused are found at start and daily, not by the next request.
+    Job("zendesk-credentials-check", _zendesk_check, _zendesk_wanted),
 ]
 
 _running: Dict[str, threading.Thread] = {}
