@@ -289,3 +289,16 @@ async def test_refused_forward_keeps_the_conversation_paused_for_the_staff_conso
 
     assert get_escalation(reference).status == EscalationStatus.WAITING
     assert not any(t.startswith("echo:") for t in texts(fake, LIVECHAT_ROOM))
+
+
+# -- 4. deploy/README.md says which Rocket.Chat code the re-send rules come from ------------------
+
+
+def test_deploy_readme_names_the_rocketchat_code_whose_resend_rules_were_read():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "deploy" / "README.md").read_text(encoding="utf-8")
+    section = " ".join(readme.split("### Re-sends", 1)[1].split("\n## ", 1)[0].split())
+    for needed in ("webhooks.ts", "028b96fb", "triggerHandler.ts", "005c99bc", "7.x",
+                   "**500 with a body is given up**", "**410 disables the integration**", "10 times, 10 s apart"):
+        assert needed in section, needed

@@ -182,3 +182,12 @@ def test_suspended_requester_in_the_older_error_shape_is_recognised(zendesk, clo
         backend.create(draft())
     assert caught.value.details["requester"][0]["error"] == ""  # the stand-in sent no `error`
     assert caught.value.details["requester"][0]["description"] == "Requester: <value sent> is suspended."
+
+
+def test_deploy_readme_checks_which_user_the_integration_acts_as():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "deploy" / "README.md").read_text(encoding="utf-8")
+    zendesk = " ".join(readme.split("## Zendesk", 1)[1].split("\n## ", 1)[0].split())
+    assert "/api/v2/users/me.json" in zendesk and '"id": null' in zendesk
+    assert "client-credentials grant is the default" in zendesk
