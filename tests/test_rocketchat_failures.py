@@ -39,7 +39,8 @@ STAFF_TOKEN = "s" * 40
 
 @pytest.fixture
 def fake():
-    with FakeRocketChat(user=BOT_USER, password=BOT_PASSWORD, http_timeout=1.0, resend_interval=0.2) as server:
+    # Rocket.Chat's own 5 s timeout: a loaded test machine must not turn a slow answer into a re-send.
+    with FakeRocketChat(user=BOT_USER, password=BOT_PASSWORD, http_timeout=5.0, resend_interval=0.2) as server:
         server.add_user("ALICEID", "alice")
         server.add_user("AGENTID", "agent-anna", ["user", "livechat-agent"])
         server.add_channel(CHANNEL, ["ALICEID", server.bot_user_id])
@@ -65,14 +66,14 @@ def texts(fake: FakeRocketChat, room: str) -> List[str]:
 
 
 @contextlib.contextmanager
-def database_failing_once(monkeypatch, error: BaseException):
-    """The marker database raises `error` (not a SQLAlchemy error) on the first claim."""
-    real_scope, failures = message_dedup.session_scope, [1]
+def database_failing_once(monkeypatch, error: BaseException, after: int = 0):
+    """The marker database raises `error` (not a SQLAlchemy error) once, after `after` claims."""
+    real_scope, calls = message_dedup.session_scope, [0]
 
     @contextlib.contextmanager
     def flaky_scope():
-        if failures[0]:
-            failures[0] -= 1
+        calls[0] += 1
+        if calls[0] == after + 1:
             raise error
         with real_scope() as session:
             yield session
@@ -108,6 +109,21 @@ async def test_unexpected_error_on_the_omnichannel_webhook_is_resent_too(servers
     assert [m.text for m in harness.bot.messages] == ["my email is alice@example.org"]
     assert "alice@example.org" not in caplog.text  # the error's text (it quotes the payload) is not logged
     assert "RuntimeError" in caplog.text
+
+
+async def test_messages_claimed_before_a_failure_run_and_the_rest_come_with_the_resend(servers, fake, monkeypatch):
+    harness = await servers.start(fake)
+    payload = fake.livechat_message(LIVECHAT_ROOM, "first")
+    second = dict(payload["messages"][0], _id="LMSG-SECOND", msg="second")
+    payload["messages"].append(second)  # sendToCRM.ts sends the room's new messages as a list
+
+    # claims: was_claimed(closed room) is a read, then "first", then "second" fails
+    with database_failing_once(monkeypatch, ConnectionResetError("db connection reset"), after=2):
+        delivery = await asyncio.to_thread(fake.send_livechat, harness.webhook_url, payload, LIVECHAT_TOKEN)
+    await harness.channel.wait_for_turns()
+
+    assert delivery.attempts == [503, 200]
+    assert sorted(m.text for m in harness.bot.messages) == ["first", "second"]  # each once
 
 
 class _Answers(BaseHTTPRequestHandler):
@@ -274,6 +290,21 @@ async def test_room_handed_back_to_the_bot_gets_answers_again(servers, fake):
     assert get_escalation(reference).status == EscalationStatus.HANDED_BACK
     tracker = await harness.bot.tracker_store.retrieve(f"rc:{LIVECHAT_ROOM}")
     assert not tracker.is_paused()
+
+
+async def test_hand_back_after_a_staff_reply_nobody_saw_still_resumes(servers, fake):
+    staff = StaffConsoleInput(StaffAuth({STAFF_TOKEN: "maria"}))
+    harness, reference = await forwarded_room(servers, fake, [staff])
+    async with harness.http.post(f"{harness.url}/webhooks/staff/api/escalations/{reference}/reply",
+                                 json={"text": "Hello, this is Maria."},
+                                 headers={"Authorization": f"Bearer {STAFF_TOKEN}"}) as resp:
+        assert (await resp.json())["delivered_live"] is False
+    assert get_escalation(reference).status == EscalationStatus.FORWARDED  # not "with staff": nobody saw it
+
+    fake.forward_to_agent(LIVECHAT_ROOM, fake.bot_user_id)
+    await deliver(fake, harness, fake.livechat_message(LIVECHAT_ROOM, "hello again"))
+
+    assert texts(fake, LIVECHAT_ROOM)[-1] == "echo: hello again"
 
 
 async def test_refused_forward_keeps_the_conversation_paused_for_the_staff_console(servers, fake):

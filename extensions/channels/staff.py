@@ -158,8 +158,11 @@ class StaffConsoleInput(InputChannel):
             return response.json({"error": f"text must be 1-{MAX_REPLY} characters"}, status=400)
         delivered = await self._deliver(request, row.channel, row.conversation_id, text,
                                         BotUttered(text, metadata={"staff": staff_name}))
-        await asyncio.to_thread(set_escalation_status, row.reference, EscalationStatus.WITH_STAFF,
-                                f"staff:{staff_name}")
+        # A reply nobody saw does not make the console the room's handler: a FORWARDED room
+        # stays FORWARDED, which is what lets a hand-back to the bot resume it (RocketChat).
+        if delivered or row.status is not EscalationStatus.FORWARDED:
+            await asyncio.to_thread(set_escalation_status, row.reference, EscalationStatus.WITH_STAFF,
+                                    f"staff:{staff_name}")
         return response.json({"ok": True, "delivered_live": delivered})
 
     @_staff_only

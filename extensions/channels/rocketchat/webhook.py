@@ -203,17 +203,32 @@ class RocketChatInput(InputChannel):
             messages, reason = await payloads.livechat_messages(payload, self._is_bot)
         else:
             messages, reason = payloads.webhook_messages(payload, self._is_bot)
-        fresh = [m for m in messages if await self._first_time(m)]
+        agent = getattr(request.app.ctx, "agent", None)
+        fresh: List[payloads.Incoming] = []
+        try:
+            for incoming in messages:
+                if await self._first_time(incoming):
+                    fresh.append(incoming)
+        except Exception:
+            # The messages claimed so far run now (the re-send will skip them as claimed);
+            # the 503 that follows makes Rocket.Chat re-send the rest.
+            self._start_turns(on_new_message, fresh, agent)
+            raise
         if not fresh:
             reason = reason or "already processed"
             logger.debug("RocketChat %s event ignored: %s", shape, reason)
             return _ignored(reason)
         # Answer now; Rocket.Chat re-sends whatever takes longer than its timeout.
-        agent = getattr(request.app.ctx, "agent", None)
-        turn = asyncio.create_task(self._run_turns(on_new_message, fresh, agent))
+        self._start_turns(on_new_message, fresh, agent)
+        return response.json({"status": "accepted"})
+
+    def _start_turns(self, on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                     messages: List[payloads.Incoming], agent: Any) -> None:
+        if not messages:
+            return
+        turn = asyncio.create_task(self._run_turns(on_new_message, messages, agent))
         self._turns.add(turn)
         turn.add_done_callback(self._turns.discard)
-        return response.json({"status": "accepted"})
 
     async def _first_time(self, incoming: payloads.Incoming) -> bool:
         """Claims the message id in the database: True only for the first delivery."""
