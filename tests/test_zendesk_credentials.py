@@ -191,3 +191,19 @@ def test_deploy_readme_checks_which_user_the_integration_acts_as():
     zendesk = " ".join(readme.split("## Zendesk", 1)[1].split("\n## ", 1)[0].split())
     assert "/api/v2/users/me.json" in zendesk and '"id": null' in zendesk
     assert "client-credentials grant is the default" in zendesk
+
+
+def test_the_job_checks_at_start_and_again_soon_after_a_problem(isolated_env, zendesk, clock):
+    backend = api_token_backend(zendesk)
+    clock.advance(31 * DAY)  # the token is already deactivated
+    waits = []
+
+    class Stop:  # records each wait instead of sleeping; stops after the second check
+        def is_set(self):
+            return len(waits) >= 2
+
+        def wait(self, seconds):
+            waits.append(seconds)
+
+    zendesk_health.run_daily(Stop(), backend_factory=lambda: backend)
+    assert waits == [15 * 60, 15 * 60]  # a problem: looked at again in 15 minutes, not tomorrow

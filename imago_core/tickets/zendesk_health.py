@@ -41,6 +41,9 @@ from .zendesk_auth import OAuthTokenPair
 logger = logging.getLogger(__name__)
 
 CHECK_INTERVAL = timedelta(days=1)
+# After a problem, look again soon: an outage that passes, or a secret a person fixed,
+# should not leave the ATTENTION line standing for a day.
+RECHECK_AFTER_PROBLEM = timedelta(minutes=15)
 # The shortest refresh-token life Zendesk allows is 7 days; renewing with 3 days left
 # gives a daily check three chances (a Zendesk outage, a restart) before it lapses.
 RENEW_REFRESH_WITHIN = timedelta(days=3)
@@ -121,15 +124,21 @@ def check_once(backend_factory: Callable[[], Optional[TicketBackend]]) -> Option
 
 
 def run_daily(stop: threading.Event, interval: timedelta = CHECK_INTERVAL,
-              backend_factory: Optional[Callable[[], Optional[TicketBackend]]] = None) -> None:
-    """At start, then every `interval`, until `stop` is set (a background job)."""
+              backend_factory: Optional[Callable[[], Optional[TicketBackend]]] = None,
+              recheck: timedelta = RECHECK_AFTER_PROBLEM) -> None:
+    """At start, then every `interval` (every `recheck` while there is a problem), until
+    `stop` is set (a background job)."""
     if backend_factory is None:
         from .factory import create_backend
 
         backend_factory = create_backend
     while not stop.is_set():
+        wait = interval
         try:
-            check_once(backend_factory)
-        except Exception:  # noqa: BLE001 - a failed check is tried again the next day
-            logger.exception("Zendesk credentials check failed; tried again in %s", interval)
-        stop.wait(interval.total_seconds())
+            health = check_once(backend_factory)
+            if health is not None and not health.ok:
+                wait = recheck
+        except Exception:  # noqa: BLE001 - a failed check is tried again later
+            logger.exception("Zendesk credentials check failed; tried again in %s", recheck)
+            wait = recheck
+        stop.wait(wait.total_seconds())
