@@ -112,7 +112,8 @@ class RocketChatBot(OutputChannel):
         comment = f"Escalation {reference}" if reference else "Hand-off from the assistant"
         refusal = await self._forward_refusal(room)
         if refusal is None:
-            await self.client.post_message(room, {"text": handoff.get("connecting_text") or TEXTS["handoff_connecting"]})
+            connecting = handoff.get("connecting_text") or TEXTS["handoff_connecting"]
+            await self.client.post_message(room, {"text": connecting})
             answer = await self.client.forward_room(room, self.handoff_department_id, comment)
             refusal = None if answer.ok else answer.error
         if refusal is not None:
