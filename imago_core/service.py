@@ -12,6 +12,7 @@ import threading
 from typing import List
 
 from imago_core.delivery.jobs import Job
+from imago_core.delivery.tickets import zendesk_health
 from imago_core.delivery import jobs, loop
 from imago_core.handoff import tickets as _escalation_tickets  # noqa: F401 - registers escalations
 from imago_core.requests import retention
@@ -32,9 +33,19 @@ def _retention_purge(stop: threading.Event) -> None:
     retention.run_daily(stop)
 
 
+def _zendesk_check(stop: threading.Event) -> None:
+    zendesk_health.run_daily(stop)
+
+
+def _zendesk_wanted() -> bool:
+    return get_settings().ticket_backend == "zendesk"
+
+
 JOBS: List[Job] = [
     Job("ticket-delivery", _delivery_loop, _delivery_wanted),
     Job("retention-purge", _retention_purge),
+    # Credentials that lapse unused are found at start and daily, not by the next request.
+    Job("zendesk-credentials-check", _zendesk_check, _zendesk_wanted),
 ]
 
 

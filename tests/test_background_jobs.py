@@ -73,8 +73,9 @@ def test_delivery_job_delivers_without_being_woken(isolated_env, monkeypatch, ze
 
     reset_settings_cache()
     view = record_request("ada@example.org", RequestType.ACCESS, None, "rest", "conv-1", backend="zendesk")
-    assert jobs.start_background_jobs() == ["retention-purge", "ticket-delivery"]
-    assert jobs.start_background_jobs() == ["retention-purge", "ticket-delivery"]  # idempotent
+    started = ["retention-purge", "ticket-delivery", "zendesk-credentials-check"]
+    assert jobs.start_background_jobs() == started
+    assert jobs.start_background_jobs() == started  # idempotent
     assert len(running("ticket-delivery")) == 1 and len(running("retention-purge")) == 1
     wait_until(lambda: [t["external_id"] for t in zendesk.tickets] == [view.reference], timeout=20,
                what="the ticket from the background loop")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from imago_core.identity.client_address import resolve_client, trusted_networks
 from imago_core.identity.codes import extract_code, extract_email, limit_address
 from extensions.channels.rest import BadRequest, parse_body
-from extensions.channels.rocketchat import RocketChatInput
+from extensions.channels.rocketchat import RocketChatInput, payloads
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -115,7 +115,7 @@ CHANNEL = RocketChatInput("privacy-bot", "password", "http://127.0.0.1:9", webho
 @given(st.dictionaries(st.sampled_from(["text", "user_name", "user_id", "channel_id", "message_id", "bot",
                                         "isEdited", "token", "tmid", "siteUrl"]), json_values, max_size=8))
 def test_rocketchat_webhook_bodies_never_raise(payload):
-    messages, reason = CHANNEL._webhook_messages(payload)
+    messages, reason = payloads.webhook_messages(payload, CHANNEL._is_bot)
     assert isinstance(messages, list) and isinstance(reason, str)
     assert all(isinstance(m.text, str) and isinstance(m.sender_id, str) for m in messages)
 
@@ -141,5 +141,5 @@ def marker_database(tmp_path_factory):
 def test_rocketchat_livechat_bodies_never_raise(marker_database, payload):
     import asyncio
 
-    messages, reason = asyncio.run(CHANNEL._livechat_messages(payload))
+    messages, reason = asyncio.run(payloads.livechat_messages(payload, CHANNEL._is_bot))
     assert isinstance(messages, list) and isinstance(reason, str)

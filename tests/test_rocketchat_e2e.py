@@ -94,6 +94,7 @@ def test_two_people_in_a_room_each_continue_privately(stack, fake):
     assert len(shared) == 2 and all("direct message" in t for t in shared)
     assert sorted(c.body["username"] for c in fake.calls(IM_CREATE)) == ["alice", "bob"]
     alice_dm = "".join(sorted([fake.bot_user_id, "ALICEID"]))
+    wait_for_texts(fake, alice_dm, 1)  # posted just after the channel's message: under load, a moment later
     [opening] = fake.posted_messages(alice_dm)
     assert opening["attachments"][0]["actions"][0]["msg"] == "/request_deletion"
 

@@ -137,7 +137,7 @@ async def test_database_outage_gets_503_and_the_resend_is_processed_once(harness
             raise OperationalError("INSERT", {}, Exception("database is locked"))
         return real_claim(key)
 
-    monkeypatch.setattr(connector, "claim_once", flaky_claim)
+    monkeypatch.setattr(message_dedup, "claim_once", flaky_claim)
 
     delivery = await deliver(fake, harness, fake.livechat_message(LIVECHAT_ROOM, "are you there?"))
 
@@ -391,7 +391,7 @@ async def test_direct_message_between_people_is_never_read(harness, fake, caplog
 
 
 async def test_room_kind_cache_forgets_the_oldest_room(harness, fake, monkeypatch):
-    monkeypatch.setattr(connector, "ROOM_KIND_CACHE_SIZE", 2)
+    monkeypatch.setattr(connector.webhook, "ROOM_KIND_CACHE_SIZE", 2)
     for n in range(3):
         fake.add_channel(f"ROOM{n}", ["ALICEID", fake.bot_user_id])
         await outgoing(fake, harness, f"ROOM{n}", "ALICEID", "hello")

@@ -160,8 +160,11 @@ class StaffConsoleInput(InputChannel):
             return response.json({"error": f"text must be 1-{MAX_REPLY} characters"}, status=400)
         delivered = await self._deliver(request, row.channel, row.conversation_id, text,
                                         BotUttered(text, metadata={"staff": staff_name}))
-        await asyncio.to_thread(set_escalation_status, row.reference, EscalationStatus.WITH_STAFF,
-                                f"staff:{staff_name}")
+        # A reply nobody saw does not make the console the room's handler: a FORWARDED room
+        # stays FORWARDED, which is what lets a hand-back to the bot resume it (RocketChat).
+        if delivered or row.status is not EscalationStatus.FORWARDED:
+            await asyncio.to_thread(set_escalation_status, row.reference, EscalationStatus.WITH_STAFF,
+                                    f"staff:{staff_name}")
         return response.json({"ok": True, "delivered_live": delivered})
 
     @_staff_only
@@ -188,11 +191,21 @@ class StaffConsoleInput(InputChannel):
         if output is None:
             return False
         try:
-            await output.send_text_message(conversation_id, text)
+            # A channel that can tell whether the text arrived says so (RocketChat: after a
+            # forward the bot has left the room and Rocket.Chat refuses the post); Rasa's
+            # send_text_message returns nothing, so for the others no exception means pushed.
+            push = getattr(output, "push_text", None)
+            if callable(push):
+                delivered = bool(await push(conversation_id, text))
+            else:
+                await output.send_text_message(conversation_id, text)
+                delivered = True
         except Exception as exc:  # noqa: BLE001 - the reply is kept in the transcript either way
             logger.warning("staff reply not pushed to %s: %s", channel_name, type(exc).__name__)
             return False
-        return True
+        if not delivered:
+            logger.warning("staff reply not delivered live to %s (the channel refused it)", channel_name)
+        return delivered
 
 
 def _json_body(request: Request) -> Dict[str, Any]:

@@ -86,7 +86,17 @@ def _type(value: str) -> RequestType:
         ) from None
 
 
+def _backend_attention() -> None:
+    """The ticket backend's own problem (e.g. Zendesk credentials), found by its daily check."""
+    from imago_core.delivery.tickets.zendesk_health import current_attention
+
+    problem = current_attention()
+    if problem:
+        print(f"ATTENTION ticket backend: {problem}")
+
+
 def cmd_list(args) -> int:
+    _backend_attention()
     with session_scope() as session:
         query = select(PrivacyRequest).order_by(PrivacyRequest.due_at)
         if args.status:

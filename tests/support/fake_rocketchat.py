@@ -16,7 +16,12 @@ REST (`/api/v1/...`, auth by `X-Auth-Token` + `X-User-Id`):
   apps/meteor/app/authorization/server/constant/permissions.ts) are not limited.
 - `POST chat.postMessage`: the strict `ChatPostMessageSchema` of
   packages/rest-typings/src/v1/chat.ts (roomId xor channel, no unknown keys) -> 400
-  `invalid-params`.
+  `invalid-params`. Into a livechat room only the serving agent (`servedBy`) or a user
+  with `view-livechat-rooms` may post: canSendMessage.ts (`error-not-allowed` when
+  canAccessRoomAsync fails) with the validators of
+  apps/meteor/app/livechat/server/roomAccessValidator.compatibility.ts; so after a
+  forward the bot's posts are refused (answered 400, as api.ts answers a thrown error;
+  the status itself was not checked for this path).
 - `POST livechat/room.forward` (apps/meteor/app/livechat/server/api/v1/room.ts):
   403 without `view-l-room` and `transfer-livechat-guest`; then the department rules
   of `forwardRoomToDepartment` (apps/meteor/app/livechat/server/lib/Helper.ts): 400
@@ -27,6 +32,9 @@ REST (`/api/v1/...`, auth by `X-Auth-Token` + `X-User-Id`):
   no login needed): `config.online` is true when the department has an online agent or
   `accept_chats_with_no_agents` (Livechat_accept_chats_with_no_agents) is on
   (apps/meteor/app/livechat/server/lib/service-status.ts; bot agents not modelled).
+- Closing a livechat room (`close_room`) sets `closedAt` and removes `open`, as
+  LivechatRooms.closeRoomById does (`$unset: {open: 1}`,
+  packages/models/src/models/LivechatRooms.ts); rooms.info then has no `open` at all.
 - `GET rooms.info`, `GET users.info`, `POST im.create` (direct message ids as in
   apps/meteor/app/lib/server/functions/createDirectRoom.ts), `GET me`,
   `GET permissions.listAll` (apps/meteor/app/api/server/v1/permissions.ts).
@@ -42,7 +50,16 @@ Webhooks the fake *sends* (as Rocket.Chat would):
   5 attempts in all.
 - Outgoing webhook (`send_outgoing`): the payload of
   apps/meteor/app/integrations/server/lib/triggerHandler.ts (`channel_id`,
-  `message_id`, `user_id`, `user_name`, `text`, `isEdited`, `bot`, `token`).
+  `message_id`, `user_id`, `user_name`, `text`, `isEdited`, `bot`, `token`) and its
+  own delivery rule, not the Omnichannel one (`executeTriggerUrl`): 200/201/202 with
+  a body ends it; no body (any status) or any other status with a body is retried
+  `retry_count` times (the form's default: retryFailedCalls on, 6 retries,
+  'powers-of-ten' = 0.1 s, 1 s, 10 s, ... after try n: 10^(n+2) ms); but a 410 with a
+  body disables the integration and a 500 with a body is given up, both at once; a
+  connection error or timeout lands in the fetch's `.catch` and is not retried.
+  (triggerHandler.ts read at commit 005c99bc: a 7.x file, with no vm2 engine left after
+  PR #32980. The defaults are those of the admin form's NewOutgoingWebhook in an older
+  client, and of server migration 89, which set them on existing integrations.)
 
 It runs in a thread, so both blocking and asyncio clients can use it.
 """
@@ -75,6 +92,7 @@ DEFAULT_PERMISSIONS = {
     "view-l-room": ["livechat-manager", "livechat-monitor", "livechat-agent", "admin"],
     "transfer-livechat-guest": ["livechat-manager", "livechat-monitor", "admin"],
     "api-bypass-rate-limit": ["admin", "bot", "app"],
+    "view-livechat-rooms": ["livechat-manager", "livechat-monitor", "admin"],
 }
 # ChatPostMessageSchema (packages/rest-typings/src/v1/chat.ts).
 _POST_MESSAGE_COMMON = {"text", "alias", "emoji", "avatar", "attachments", "customFields", "parseUrls"}
@@ -116,7 +134,11 @@ class Room:
     department_id: Optional[str] = None
     served_by: Optional[str] = None  # user id of the serving agent (livechat)
     visitor: Optional[Dict[str, Any]] = None
-    open: bool = True
+    closed_at: Optional[str] = None  # a closed room has this and no `open` (closeRoomById)
+
+    @property
+    def open(self) -> bool:
+        return self.closed_at is None
 
 
 @dataclass
@@ -131,6 +153,8 @@ class Delivery:
     """One webhook delivery as Rocket.Chat's sendRequest would make it."""
 
     attempts: List[Optional[int]] = field(default_factory=list)  # status, None = no answer in time
+    waits: List[float] = field(default_factory=list)  # seconds waited before each re-send
+    integration_disabled: bool = False  # an outgoing webhook answered 410 (triggerHandler.ts)
 
 
 class FakeRocketChat:
@@ -237,11 +261,19 @@ class FakeRocketChat:
         """Closes a livechat room; returns the `LivechatSession` event Rocket.Chat sends."""
         with self._lock:
             room = self.rooms[room_id]
-            room.open = False
+            room.closed_at = "2024-05-01T11:00:00.000Z"
             payload = self._livechat_base(room)
-        payload.update({"type": "LivechatSession", "closedAt": "2024-05-01T11:00:00.000Z",
+        payload.update({"type": "LivechatSession", "closedAt": room.closed_at,
                         "departmentId": room.department_id, "messages": []})
         return payload
+
+    def forward_to_agent(self, room_id: str, user_id: str, department_id: Optional[str] = None) -> None:
+        """A person forwards the room to an agent (the bot, to hand it back): `servedBy` changes."""
+        with self._lock:
+            room = self.rooms[room_id]
+            room.served_by = user_id
+            if department_id is not None:
+                room.department_id = department_id
 
     # -- payloads Rocket.Chat would send ----------------------------------------------
     def livechat_message(self, room_id: str, text: str, message_id: Optional[str] = None, edited: bool = False,
@@ -289,8 +321,31 @@ class FakeRocketChat:
         headers = {"X-RocketChat-Livechat-Token": secret} if secret else {}
         return self._deliver(url, payload, headers, attempts)
 
-    def send_outgoing(self, url: str, payload: Dict[str, Any], attempts: int = 1) -> Delivery:
-        return self._deliver(url, payload, {}, attempts)
+    def send_outgoing(self, url: str, payload: Dict[str, Any], retry_count: int = 6,
+                      sleep=None) -> Delivery:
+        """triggerHandler.ts executeTriggerUrl (see the module doc). `sleep` stands in for the
+        setTimeout between tries (tests pass one that records and returns at once)."""
+        delivery = Delivery()
+        for tries in range(retry_count + 1):
+            try:
+                answer = requests.post(url, json=payload, timeout=self.http_timeout)
+                status, content = answer.status_code, answer.text
+            except requests.RequestException:
+                delivery.attempts.append(None)
+                return delivery  # the fetch's .catch: logged, never retried
+            delivery.attempts.append(status)
+            if content and status in (200, 201, 202):
+                return delivery
+            if content and status == 410:
+                delivery.integration_disabled = True
+                return delivery
+            if content and status == 500:
+                return delivery
+            if tries < retry_count:
+                wait = 10 ** (tries + 2) / 1000.0  # 'powers-of-ten'
+                delivery.waits.append(wait)
+                (sleep or time.sleep)(wait)
+        return delivery
 
     def _deliver(self, url: str, payload: Dict[str, Any], headers: Dict[str, str], attempts: int) -> Delivery:
         delivery = Delivery()
@@ -443,6 +498,10 @@ class FakeRocketChat:
             return 400, {"success": False, "error": "must match exactly one schema in oneOf [invalid-params]",
                          "errorType": "invalid-params"}
         room = body.get("roomId") or body.get("channel")
+        target = self.rooms.get(room)
+        if (target is not None and target.t == "l" and target.served_by != user._id
+                and not self._has(user, "view-livechat-rooms")):
+            return 400, {"success": False, "error": "error-not-allowed"}
         message = {"_id": f"msg-{next(self._counter)}", "rid": room, "msg": body.get("text", ""),
                    "u": {"_id": user._id, "username": user.username}}
         if "attachments" in body:
@@ -484,8 +543,10 @@ class FakeRocketChat:
         if room is None:
             return 400, {"success": False, "error": "The required \"roomId\" or \"roomName\" param provided does "
                          "not match any channel [error-room-not-found]"}
-        info = {"_id": room._id, "t": room.t, "usersCount": len(room.uids), "uids": room.uids, "open": room.open}
+        info = {"_id": room._id, "t": room.t, "usersCount": len(room.uids), "uids": room.uids}
         if room.t == "l":
+            # createLivechatRoom sets open: true; closeRoomById unsets it and sets closedAt.
+            info.update({"open": True} if room.open else {"closedAt": room.closed_at})
             info.update({"departmentId": room.department_id,
                          "servedBy": {"_id": room.served_by} if room.served_by else None})
         return 200, {"success": True, "room": info}

@@ -9,6 +9,7 @@ issue 14 or from memory and its exact wording was not checked.
     GET  /api/v2/tickets.json            ?external_id= ; archived tickets left out
     GET  /api/v2/tickets/{id}.json       {"ticket"}; 404 RecordNotFound once deleted
     PUT  /api/v2/tickets/{id}.json       staff-side update of status / tags
+    GET  /api/v2/users/me.json           the user the credentials act as; anonymous without any
 
 Time is a controllable clock (`FakeZendesk.clock.advance(seconds)`), shared with the
 client under test when a test wants the client to see the same time; token expiry
@@ -43,10 +44,19 @@ IDEMPOTENCY_WINDOW_SECONDS = 2 * 60 * 60
 
 # OAuth: access tokens expire and come with a refresh token ("Working with OAuth refresh
 # tokens", https://developer.zendesk.com/documentation/api-basics/authentication/refresh-token,
-# verified). The 30-minute / 30-day defaults are from Zendesk's February 2026 announcement as
-# quoted by news.deltastring.com/story/1146 (not verified on a Zendesk page).
+# verified). Default lifetimes 30 minutes and 30 days (refresh: at least 7, at most 90 days):
+# "Announcing the required expiration of global OAuth access and refresh tokens",
+# support.zendesk.com/hc/en-us/articles/10212201463962 (verified: its TTL table). The answer's
+# `refresh_token_expires_in` and the request parameters `expires_in` / `refresh_token_expires_in`:
+# support.zendesk.com article 9182123625370 (verified).
 ACCESS_TOKEN_TTL = 30 * 60
 REFRESH_TOKEN_TTL = 30 * 24 * 60 * 60
+MIN_REFRESH_TTL, MAX_REFRESH_TTL = 7 * 24 * 60 * 60, 90 * 24 * 60 * 60
+# "Migrating from API tokens to OAuth access tokens" (developer.zendesk.com/documentation/
+# api-basics/authentication/oauth-migration/, verified): from 28 July 2026 "any API token that
+# hasn't been used for 30 days is automatically deactivated". What a deactivated token gets is
+# not stated; this fake answers it as any refused credential (401).
+API_TOKEN_IDLE_LIMIT = 30 * 24 * 60 * 60
 # "OAuth Tokens for Grant Types": expires_in must be > 300 and < 172800 (as mirrored by
 # withone.ai's copy of the page; not verified on developer.zendesk.com itself).
 MIN_EXPIRES_IN, MAX_EXPIRES_IN = 300, 172800
@@ -102,6 +112,11 @@ class _State:
     clients: Dict[str, Tuple[str, Set[str]]]  # client id -> (secret, allowed scopes)
     clock: FakeClock
     access_ttl: int = ACCESS_TOKEN_TTL
+    refresh_ttl: int = REFRESH_TOKEN_TTL
+    api_token_last_used: float = 0.0  # set when the server starts: a token issued then
+    api_token_deactivated: bool = False
+    user: Dict[str, Any] = field(default_factory=dict)  # whom every credential acts as
+    suspended_shape: str = "current"  # "older": details.requester without `error`
     access: Dict[str, _Token] = field(default_factory=dict)
     refresh: Dict[str, _Token] = field(default_factory=dict)
     tickets: Dict[int, Dict[str, Any]] = field(default_factory=dict)
@@ -114,18 +129,19 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     release: threading.Event = field(default_factory=threading.Event)
 
-    def issue(self, client_id: str, scopes: Set[str], with_refresh: bool, expires_in: Optional[int] = None
-              ) -> Dict[str, Any]:
+    def issue(self, client_id: str, scopes: Set[str], with_refresh: bool, expires_in: Optional[int] = None,
+              refresh_expires_in: Optional[int] = None) -> Dict[str, Any]:
         now = self.clock()
         ttl = expires_in or self.access_ttl
+        refresh_ttl = refresh_expires_in or self.refresh_ttl
         access = "zat_" + secrets.token_urlsafe(16)
         refresh = "zrt_" + secrets.token_urlsafe(16) if with_refresh else None
         self.access[access] = _Token(client_id, scopes, now + ttl, refresh)
         answer = {"access_token": access, "token_type": "bearer", "scope": " ".join(sorted(scopes)),
                   "expires_in": ttl}
         if refresh:
-            self.refresh[refresh] = _Token(client_id, scopes, now + REFRESH_TOKEN_TTL, access)
-            answer["refresh_token"], answer["refresh_token_expires_in"] = refresh, REFRESH_TOKEN_TTL
+            self.refresh[refresh] = _Token(client_id, scopes, now + refresh_ttl, access)
+            answer["refresh_token"], answer["refresh_token_expires_in"] = refresh, refresh_ttl
         return answer
 
 
@@ -193,6 +209,10 @@ class _Handler(BaseHTTPRequestHandler):
 
         if parts.path == "/oauth/tokens" and method == "POST":
             return self._send(*self._token(body))
+        if parts.path == "/api/v2/users/me.json" and method == "GET" and "Authorization" not in self.headers:
+            # Show Self is "allowed for anonymous users" (withone.ai's copy of the Users API
+            # page; not verified on Zendesk's): no credentials, no 401, an anonymous user.
+            return self._send(200, {"user": {"id": None, "name": "Anonymous user", "role": "end-user"}})
 
         scopes = self._authorised()
         if scopes is None:
@@ -202,6 +222,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not scopes & set(needed):
             return self._send(403, {"error": "Forbidden", "description": "You do not have access to this page"})
 
+        if parts.path == "/api/v2/users/me.json" and method == "GET":
+            # The user the credentials act as. A client-credentials token acts as the OAuth
+            # client's `user_id`, "the id of the admin who created the client" (OAuth Clients
+            # API page, verified); that it is this user for the grant is not stated there,
+            # which is why deploy/README.md has the admin check it with this call.
+            with self.state.lock:
+                return self._send(200, {"user": dict(self.state.user)})
         if parts.path == "/api/v2/tickets.json" and method == "POST":
             status, payload, headers = self._create(body)
             if fault is not None and fault.kind == "stall":
@@ -240,6 +267,10 @@ class _Handler(BaseHTTPRequestHandler):
         expires_in = body.get("expires_in")
         if expires_in is not None and not (isinstance(expires_in, int) and MIN_EXPIRES_IN < expires_in < MAX_EXPIRES_IN):
             return 400, {"error": "invalid_request", "error_description": "expires_in out of range"}
+        refresh_expires_in = body.get("refresh_token_expires_in")
+        if refresh_expires_in is not None and not (isinstance(refresh_expires_in, int)
+                                                   and MIN_REFRESH_TTL <= refresh_expires_in <= MAX_REFRESH_TTL):
+            return 400, {"error": "invalid_request", "error_description": "refresh_token_expires_in out of range"}
         with self.state.lock:
             if grant == "client_credentials":
                 if client is None or body.get("client_secret") != client[0]:
@@ -256,7 +287,8 @@ class _Handler(BaseHTTPRequestHandler):
                 # The old pair stops working.
                 del self.state.refresh[str(body["refresh_token"])]
                 self.state.access.pop(old.refresh_token or "", None)
-                return 200, self.state.issue(old.client_id, old.scopes, with_refresh=True, expires_in=expires_in)
+                return 200, self.state.issue(old.client_id, old.scopes, with_refresh=True, expires_in=expires_in,
+                                             refresh_expires_in=refresh_expires_in)
         return 400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"}
 
     def _authorised(self) -> Optional[Set[str]]:
@@ -284,6 +316,13 @@ class _Handler(BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError):
                 return None
             if user == f"{self.state.email}/token" and secret == self.state.api_token:
+                with self.state.lock:
+                    now = self.state.clock()
+                    if now - self.state.api_token_last_used >= API_TOKEN_IDLE_LIMIT:
+                        self.state.api_token_deactivated = True  # unused 30 days: gone for good
+                    if self.state.api_token_deactivated:
+                        return None
+                    self.state.api_token_last_used = now
                 return {"read", "write"}
         return None
 
@@ -308,9 +347,14 @@ class _Handler(BaseHTTPRequestHandler):
             elif email.lower() in self.state.suspended:
                 # A suspended user cannot be a ticket's requester: 422 RecordInvalid with
                 # details.requester = UserSuspended (shape as issue 14 states it; wording not verified).
+                # The older shape has no `error` (zendesk/zendesk_api_client_rb issue 369, 2018:
+                # {"requester"=>[{"description"=>"Requester: Contact Form is suspended."}]});
+                # the current one adds "error": "UserSuspended" (mozilla/sumo issue 2670, 2025).
                 name = requester.get("name") or email
-                errors["requester"] = [{"description": f"Requester: {name} ({email}) is suspended",
-                                        "error": "UserSuspended"}]
+                item = {"description": f"Requester: {name} is suspended."}
+                if self.state.suspended_shape != "older":
+                    item["error"] = "UserSuspended"
+                errors["requester"] = [item]
         if ticket_in.get("due_at") and ticket_in.get("type") != "task":
             errors["due_at"] = [{"description": "Due date: only tasks have a due date", "error": "InvalidValue"}]
         if errors:
@@ -416,7 +460,8 @@ class FakeZendesk:
     def __init__(self, email: str = "agent@imago.test", api_token: Optional[str] = "zd-test-token",
                  client_id: str = "imago_privacy_assistant", client_secret: str = "zd-client-secret",
                  scopes: str = "tickets:read tickets:write", access_ttl: int = ACCESS_TOKEN_TTL,
-                 clock: Optional[FakeClock] = None):
+                 clock: Optional[FakeClock] = None, refresh_ttl: int = REFRESH_TOKEN_TTL,
+                 user_role: str = "admin"):
         self.email = email
         self.api_token = api_token
         self.client_id = client_id
@@ -424,7 +469,9 @@ class FakeZendesk:
         self.scope = scopes
         self.clock = clock or FakeClock()
         self._state = _State(email=email, api_token=api_token, clients={client_id: (client_secret, set(scopes.split()))},
-                             clock=self.clock, access_ttl=access_ttl)
+                             clock=self.clock, access_ttl=access_ttl, refresh_ttl=refresh_ttl,
+                             api_token_last_used=self.clock(),
+                             user={"id": 90001, "name": "Privacy Integration", "email": email, "role": user_role})
         self._server: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
 
@@ -468,7 +515,8 @@ class FakeZendesk:
     def issue_token_pair(self, scopes: Optional[str] = None) -> Tuple[str, str]:
         """An access + refresh token for the OAuth client, as an admin would obtain one."""
         with self._state.lock:
-            answer = self._state.issue(self.client_id, set((scopes or self.scope).split()), with_refresh=True)
+            answer = self._state.issue(self.client_id, set((scopes or self.scope).split()), with_refresh=True,
+                                       refresh_expires_in=self._state.refresh_ttl)
         return answer["access_token"], answer["refresh_token"]
 
     def expire_access_tokens(self) -> None:
@@ -476,6 +524,20 @@ class FakeZendesk:
         with self._state.lock:
             for token in self._state.access.values():
                 token.expires_at = min(token.expires_at, self.clock() - 1)
+
+    def use_older_suspended_shape(self) -> None:
+        """422 details.requester without `error`, as Zendesk answered before UserSuspended."""
+        with self._state.lock:
+            self._state.suspended_shape = "older"
+
+    def set_user_role(self, role: str) -> None:
+        with self._state.lock:
+            self._state.user["role"] = role
+
+    @property
+    def api_token_deactivated(self) -> bool:
+        with self._state.lock:
+            return self._state.api_token_deactivated
 
     def suspend_user(self, email: str) -> None:
         with self._state.lock:

@@ -12,7 +12,11 @@ from types import SimpleNamespace
 from typing import Any, Callable, Dict, List, Optional
 
 import aiohttp
-from rasa.core.channels.channel import UserMessage, register
+from rasa.core.channels.channel import InputChannel, UserMessage, register
+from rasa.core.lock_store import InMemoryLockStore
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ConversationPaused, UserUttered
 from sanic import Sanic
 
 from extensions.channels.rocketchat import LIVECHAT_TOKEN_HEADER, RocketChatClient, RocketChatInput
@@ -26,15 +30,33 @@ DEPARTMENT = "privacy-team-dept"
 
 
 class RecordingBot:
-    """Stands in for the Rasa agent: records each UserMessage and replies to it."""
+    """Stands in for the Rasa agent: records each UserMessage and replies to it.
+
+    It keeps real (in-memory) tracker and lock stores, as Rasa's Agent does, and like
+    Rasa it logs the message but does not answer while the tracker is paused
+    (rasa/core/processor.py, `_should_handle_message`). `pause_after_reply` plays
+    action_handoff, which ends with ConversationPaused.
+    """
 
     def __init__(self) -> None:
         self.messages: List[UserMessage] = []
         self.reply: Callable[[UserMessage], Dict[str, Any]] = lambda m: {"text": f"echo: {m.text}"}
         self.delay = 0.0  # a slow turn (seconds), as a real NLU + action round trip can be
+        self.pause_after_reply = False
+        self.tracker_store = InMemoryTrackerStore(Domain.empty())
+        self.lock_store = InMemoryLockStore()
 
     async def handle_message(self, message: UserMessage) -> None:
         self.messages.append(message)
+        async with self.lock_store.lock(message.sender_id):
+            tracker = await self.tracker_store.get_or_create_tracker(message.sender_id)
+            tracker.update(UserUttered(message.text))
+            paused = tracker.is_paused()
+            if not paused and self.pause_after_reply:
+                tracker.update(ConversationPaused())
+            await self.tracker_store.save(tracker)
+        if paused:
+            return
         if self.delay:
             await asyncio.sleep(self.delay)
         await message.output_channel.send_response(message.sender_id, self.reply(message))
@@ -85,7 +107,8 @@ class SanicServers:
         self._started: List[Any] = []
 
     async def start(self, fake: FakeRocketChat, client: Optional[RocketChatClient] = None,
-                    delays: Optional[List[float]] = None, **channel_config: Any) -> Harness:
+                    delays: Optional[List[float]] = None, extra_channels: Optional[List[InputChannel]] = None,
+                    **channel_config: Any) -> Harness:
         delays = delays if delays is not None else []
         config = dict(webhook_token=WEBHOOK_TOKEN, livechat_token=LIVECHAT_TOKEN, handoff_department_id=DEPARTMENT)
         config.update(channel_config)
@@ -93,8 +116,11 @@ class SanicServers:
                                   **config)
         bot = RecordingBot()
         app = Sanic(f"rocketchat_test_{uuid.uuid4().hex}", configure_logging=False)
-        app.ctx.agent = SimpleNamespace(handle_message=bot.handle_message)
-        register([channel], app, route="/webhooks/")
+        app.ctx.agent = SimpleNamespace(handle_message=bot.handle_message, tracker_store=bot.tracker_store,
+                                        lock_store=bot.lock_store)
+        channels = [channel, *(extra_channels or [])]
+        app.ctx.input_channels = channels  # as rasa.core.run does: the staff console finds outputs here
+        register(channels, app, route="/webhooks/")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

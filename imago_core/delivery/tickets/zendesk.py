@@ -153,11 +153,18 @@ def _details_summary(details: Optional[Dict[str, List[Dict[str, str]]]]) -> str:
 
 
 def _requester_suspended(details: Any) -> bool:
+    """details.requester says the user is suspended, in either shape Zendesk has used:
+    `{"description": "Requester: <name> is suspended.", "error": "UserSuspended"}` (as
+    quoted in mozilla/sumo issue 2670, 2025) or the older one without `error`,
+    `{"description": "Requester: <name> is suspended."}` (zendesk/zendesk_api_client_rb
+    issue 369, 2018; MTG/freesound issue 1463, 2020)."""
     if not isinstance(details, dict):
         return False
     items = details.get("requester")
     items = items if isinstance(items, list) else [items]
-    return any(isinstance(item, dict) and item.get("error") == "UserSuspended" for item in items)
+    return any(isinstance(item, dict) and (item.get("error") == "UserSuspended"
+                                           or "is suspended" in str(item.get("description") or ""))
+               for item in items)
 
 
 _API = HttpApi(
@@ -306,6 +313,15 @@ class ZendeskBackend(TicketBackend):
             log.warning("Zendesk ticket %s has unknown status %r", ticket_id, zd_status)
             return RequestStatus.IN_PROGRESS
         return mapped
+
+    def current_user(self) -> Dict[str, Any]:
+        """GET /api/v2/users/me.json: the Zendesk user these credentials act as. Zendesk
+        answers it for anonymous callers too (then `id` is null), so check `id`."""
+        body = self._json(self._call("GET", "/api/v2/users/me.json", "read the current user"), "read the current user")
+        user = body.get("user") if isinstance(body, dict) else None
+        if not isinstance(user, dict):
+            raise PermanentBackendError("Zendesk read the current user: answer without a user")
+        return user
 
     # --- HTTP ----------------------------------------------------------------
 

@@ -18,7 +18,11 @@ no account can create one, and on 30 April 2027 every remaining token stops work
   2027 switch-off; building it logs a warning naming the date.
 
 Tokens are refreshed shortly before they expire and again whenever the API answers
-401. No token, secret or refresh token ever goes into a log line, an exception
+401. Refresh tokens expire too (30 days by default, at least 7: "Announcing the required
+expiration of global OAuth access and refresh tokens", support.zendesk.com article
+10212201463962), so their expiry (`refresh_token_expires_in`) is kept with the pair and
+`OAuthTokenPair.keep_alive` renews the pair before it lapses even when nothing is
+delivered for weeks (imago_core/delivery/tickets/zendesk_health.py runs it daily). No token, secret or refresh token ever goes into a log line, an exception
 message or a repr.
 """
 from __future__ import annotations
@@ -109,6 +113,7 @@ class _OAuth(ZendeskAuth):
         self._lock = threading.Lock()
         self._access: Optional[str] = None
         self._expires_at: Optional[float] = None
+        self._refresh_expires_at: Optional[float] = None
 
     def header(self, session, base_url, timeout):
         with self._lock:
@@ -134,8 +139,11 @@ class _OAuth(ZendeskAuth):
         if not isinstance(token, str) or not token:
             raise PermanentBackendError("Zendesk OAuth: token answer without an access_token")
         expires_in = answer.get("expires_in")
+        refresh_expires_in = answer.get("refresh_token_expires_in")
         self._access = token
         self._expires_at = self._clock() + float(expires_in) if isinstance(expires_in, (int, float)) else None
+        self._refresh_expires_at = (self._clock() + float(refresh_expires_in)
+                                    if isinstance(refresh_expires_in, (int, float)) else None)
         log.info("Zendesk OAuth: new access token (%s, expires in %s s)", self.mode,
                  expires_in if expires_in is not None else "-")
 
@@ -221,6 +229,7 @@ class OAuthTokenPair(_OAuth):
         changed = stored.get("refresh_token") != self._refresh or stored["access_token"] != self._access
         self._access, self._refresh = stored["access_token"], stored.get("refresh_token")
         self._expires_at = stored.get("expires_at")
+        self._refresh_expires_at = stored.get("refresh_expires_at")
         return changed
 
     def _store(self) -> None:
@@ -231,7 +240,7 @@ class OAuthTokenPair(_OAuth):
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump({"seed": self._seed, "access_token": self._access, "refresh_token": self._refresh,
-                       "expires_at": self._expires_at}, handle)
+                       "expires_at": self._expires_at, "refresh_expires_at": self._refresh_expires_at}, handle)
         os.replace(temp, self.token_file)
 
     @contextlib.contextmanager
@@ -255,6 +264,28 @@ class OAuthTokenPair(_OAuth):
             if self._load_stored() and not self._expiring():
                 return
             self._refresh_pair(session, base_url, timeout)
+
+    @property
+    def refresh_expires_at(self) -> Optional[float]:
+        """When the refresh token lapses (epoch seconds); None while unknown."""
+        return self._refresh_expires_at
+
+    def keep_alive(self, session, base_url, timeout, renew_within: float) -> bool:
+        """Renews the pair if the refresh token lapses within `renew_within` seconds, or its
+        expiry is unknown (a pair as configured, never refreshed here). True if renewed.
+
+        A refresh token that lapses unused ends every delivery with "credentials refused"
+        and needs a person to issue a new pair; renewing early costs one token request.
+        """
+        with self._lock, self._renewal_lock():
+            self._load_stored()  # another process may have renewed already
+            if not self._refresh:
+                return False
+            known = self._refresh_expires_at
+            if known is not None and self._clock() < known - renew_within:
+                return False
+            self._refresh_pair(session, base_url, timeout)
+            return True
 
     def _refresh_pair(self, session, base_url, timeout):
         if not self._refresh:
