@@ -118,6 +118,14 @@ def test_the_owner_gets_one_mail_however_long_the_attack_goes_on(verifier, maile
     assert len(notices(mailer)) == 1
 
 
+def test_the_notice_goes_to_the_canonical_address_whatever_variant_was_guessed(verifier, mailer, clock):
+    for n in range(10):
+        variant = f"Jane.Doe+guess{n}@Example.org"
+        verifier.request_code(f"attacker-{n}", variant, network(n))
+        verifier.check_code(f"attacker-{n}", variant, "000000")
+    assert [m[0] for m in mailer.sent if NOTICE_SUBJECT in m[1].lower()] == [ADDRESS]
+
+
 def test_a_held_back_code_counts_against_the_budget(verifier, mailer, clock):
     verifier.request_code("lucky", ADDRESS, "203.0.113.9")  # mailed: the code to try at the end
     code = mailer.last_code()

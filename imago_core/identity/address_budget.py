@@ -67,36 +67,32 @@ class FailureBudget:
         if self.limit < 1 or self.window <= timedelta(0):
             raise ValueError("the failure budget needs at least one try and a positive window")
 
-    def locked_until(self, session, key: str, now: datetime) -> Optional[datetime]:
-        """When the address's budget frees a slot, or None while it has one."""
-        times = session.execute(
+    def _recent(self, session, key: str, now: datetime) -> list:
+        """The times of the address's slots still in the window, newest first (at most `limit`)."""
+        return session.execute(
             select(AddressFailure.failed_at)
             .where(AddressFailure.address_key == key, AddressFailure.failed_at > now - self.window)
             .order_by(AddressFailure.failed_at.desc()).limit(self.limit)
         ).scalars().all()
+
+    def locked_until(self, session, key: str, now: datetime) -> Optional[datetime]:
+        """When the address's budget frees a slot, or None while it has one."""
+        times = self._recent(session, key, now)
         if len(times) < self.limit:
             return None
         return times[self.limit - 1] + self.window  # the oldest one still counting leaves
-
-    def spent_until(self, key: str, now: datetime) -> Optional[datetime]:
-        with session_scope() as session:
-            return self.locked_until(session, key, now)
 
     def take(self, key: str, now: datetime) -> Slot:
         """Takes a slot before a comparison, or says until when there is none."""
         with session_scope() as session:
             serialise(session, f"address_failures|{key}")  # count and take as one step
-            until = self.locked_until(session, key, now)
-            if until is not None:
-                return Slot(locked_until=until)
-            used = session.execute(
-                select(AddressFailure.id).where(AddressFailure.address_key == key,
-                                                AddressFailure.failed_at > now - self.window)
-            ).scalars().all()
+            times = self._recent(session, key, now)
+            if len(times) >= self.limit:
+                return Slot(locked_until=times[self.limit - 1] + self.window)
             row = AddressFailure(address_key=key, failed_at=now)
             session.add(row)
             session.flush()
-            return Slot(id=row.id, last=len(used) + 1 >= self.limit)
+            return Slot(id=row.id, last=len(times) + 1 >= self.limit)
 
     @staticmethod
     def give_back(slot: Slot) -> None:

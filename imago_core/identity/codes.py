@@ -272,8 +272,9 @@ class Verifier:
             self.failure_budget.give_back(slot)  # a right code is no failure
             return self._use(row.id, conversation_id, email, now)
         result = _count_wrong_guess(row.id, now)
-        if slot.last:  # this wrong code spent the budget: the owner hears of it, once
-            self.failure_budget.tell_owner(self.mailer, email, limit_key, now, self.team_email)
+        if slot.last:  # this wrong code spent the budget: the owner hears of it, once, at the
+            # canonical address, so a guesser cannot steer the notice to a +tag that goes nowhere
+            self.failure_budget.tell_owner(self.mailer, limit_address(email), limit_key, now, self.team_email)
         return result
 
     def _use(self, code_id: int, conversation_id: str, email: str, now: datetime) -> CheckResult:
