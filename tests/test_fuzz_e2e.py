@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.support.fake_rocketchat import FakeRocketChat
-from imago_core.message_metadata import MAX_SOCKETIO_PAYLOAD_BYTES
+from imago_core.identity.message_metadata import MAX_SOCKETIO_PAYLOAD_BYTES
 from tests.support.stack import ROOT, Stack, reply_text
 from tests.support.widget_client import WidgetClient
 

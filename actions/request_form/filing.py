@@ -66,7 +66,7 @@ class ActionFileRequest(Action):
 
 
 def mail_assistant_export(view, email: str) -> Optional[str]:
-    """Access and export requests: the assistant's own data, mailed as JSON (imago_core/data_export.py)."""
+    """Access and export requests: the assistant's own data, mailed as JSON (imago_core/requests/export.py)."""
     return after_request_filed(view.request_type, view.reference, email, view.duplicate)
 
 

@@ -8,10 +8,10 @@ Rules (each has a test in tests/test_verification.py):
 - at most 3 codes an hour and 10 a day per conversation, 10 an hour and 30 a day
   per client network (IPv4 /24, IPv6 /64); at most 6 mails per address (+tags
   folded) in 15 minutes and 2 per (address, client network), held back silently
-  (imago_core/address_ceiling.py); slots are reserved atomically before the send
+  (imago_core/identity/address_ceiling.py); slots are reserved atomically before the send
   and released if it fails;
 - at most 10 wrong codes per address in 24 hours, across all conversations and
-  networks; past that no code for it verifies (imago_core/address_budget.py);
+  networks; past that no code for it verifies (imago_core/identity/address_budget.py);
 - wrong guesses are counted by one atomic UPDATE each, so parallel guesses cannot
   outrun the limit of five;
 - what the visitor sees never depends on whether the address is known to us: this
@@ -57,7 +57,7 @@ SENDS_PER_DAY = 10
 # Limits per conversation and per client network: the visitor's own sends.
 CONVERSATION_LIMITS = ((timedelta(hours=1), SENDS_PER_HOUR), (timedelta(days=1), SENDS_PER_DAY))
 CLIENT_LIMITS = ((timedelta(hours=1), 10), (timedelta(days=1), 30))
-# The ceilings per address, whoever asks, are imago_core/address_ceiling.py: short
+# The ceilings per address, whoever asks, are imago_core/identity/address_ceiling.py: short
 # (15 minutes), so strangers can delay the owner by minutes, never lock them out for a day.
 
 # Pragmatic address check: one @, a dotted domain, no spaces or brackets.
