@@ -11,6 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.language import language_of, t
 from actions.requests.common import channel_of, reset_slots
 from actions.requests.replies import filed_message
 from actions.requests.status import ActionShowStatus
@@ -35,31 +36,28 @@ class ActionFileRequest(Action):
         email = await asyncio.to_thread(verifier.verified_email, tracker.sender_id)
         confirmed = await asyncio.to_thread(drafts.take_drafts, tracker.sender_id, email) if email else []
         if not confirmed:
-            dispatcher.utter_message(
-                text="I have nothing confirmed to file (or your verification has expired), so nothing was filed. "
-                "You can start again any time."
-            )
+            dispatcher.utter_message(text=t(tracker, "request.nothing_to_file"))
             return reset_slots()
         views = []
         for draft in confirmed:
             views.append(await asyncio.to_thread(
                 record_request, email, draft.request_type, draft.details, channel_of(tracker), tracker.sender_id,
-                get_settings().ticket_backend, None, verifier.address_key(email),
+                get_settings().ticket_backend, None, verifier.address_key(email), language_of(tracker),
             ))
         await after_recording()
         note = None
         for view in views:  # one copy of the assistant's data, even for access and export together
-            note = await asyncio.to_thread(mail_assistant_export, view, email)
+            note = await asyncio.to_thread(mail_assistant_export, view, email, language_of(tracker))
             if note:
                 break
         # One reply: the export note belongs to the filing it follows.
-        dispatcher.utter_message(text="\n\n".join(filter(None, [filed_message(views), note])))
+        dispatcher.utter_message(text="\n\n".join(filter(None, [filed_message(views, tracker), note])))
         return reset_slots()
 
 
-def mail_assistant_export(view, email: str) -> Optional[str]:
-    """Access and export requests: the assistant's own data, mailed as JSON (imago_core/data_export.py)."""
-    return after_request_filed(view.request_type, view.reference, email, view.duplicate)
+def mail_assistant_export(view, email: str, language: str = "en") -> Optional[str]:
+    """Access and export requests: the assistant's own data, mailed as JSON (imago_core/requests/export.py)."""
+    return after_request_filed(view.request_type, view.reference, email, view.duplicate, language=language)
 
 
 async def after_recording() -> None:

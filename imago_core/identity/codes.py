@@ -33,6 +33,7 @@ from sqlalchemy import case, delete, select, update
 from imago_core.storage import audit
 from imago_core.storage.db import session_scope
 from imago_core.storage.locks import serialise
+from imago_core.language.texts import bilingual, text
 from imago_core.mail import Mailer, MailError, mailer_from_settings
 from imago_core.settings import get_settings
 from imago_core.storage.models import CodeSend, OneTimeCode, VerifiedConversation, utcnow
@@ -150,7 +151,8 @@ class Verifier:
             return None
         return hmac.new(self._secret, b"client|" + network.encode(), hashlib.sha256).hexdigest()
 
-    def request_code(self, conversation_id: str, email: str, client_address: Optional[str] = None) -> SendResult:
+    def request_code(self, conversation_id: str, email: str, client_address: Optional[str] = None,
+                     language: str = "en") -> SendResult:
         """Sends a new code (invalidating any outstanding one) unless a limit is hit.
 
         The visitor's own limits (this conversation, this client) answer RATE_LIMITED
@@ -182,7 +184,7 @@ class Verifier:
             audit.record("code_held_back", conversation_id=conversation_id, address_key=key)
             return SendResult(SendStatus.SENT)
         try:
-            self.mailer.send(email, "Your IMAGO privacy verification code", self._mail_body(code))
+            self.mailer.send(email, code_mail_subject(language), self._mail_body(code, language))
         except MailError:
             with session_scope() as session:  # release the slot: a failed send does not count
                 session.execute(update(OneTimeCode).where(OneTimeCode.id == code_id).values(invalidated_at=now))
@@ -192,15 +194,11 @@ class Verifier:
         audit.record("code_sent", conversation_id=conversation_id, address_key=key)
         return SendResult(SendStatus.SENT)
 
-    def _mail_body(self, code: str) -> str:
+    def _mail_body(self, code: str, language: str = "en") -> str:
+        """In the visitor's language with the English below it (data/texts/<language>.yml)."""
         minutes = int(self.code_ttl.total_seconds() // 60)
-        return (
-            f"Your verification code is: {code}\n\n"
-            f"Type it in the IMAGO privacy assistant chat. It is valid for {minutes} minutes "
-            "and can be used once.\n\n"
-            "If you did not ask for this code, you can ignore this message: nothing happens "
-            "without the code.\n\n-- IMAGO Privacy Assistant\n"
-        )
+        body = bilingual(language, "mail.code.body", code=code, minutes=minutes)
+        return f"{body}\n\n{text(language, 'mail.signature')}\n"
 
     @staticmethod
     def _invalidate_outstanding(session, conversation_id: str, now: datetime) -> None:
@@ -334,6 +332,12 @@ def client_network(address: Optional[str]) -> Optional[str]:
     if ip.version == 6 and mapped is None:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(mapped or ip)
+
+
+def code_mail_subject(language: str = "en") -> str:
+    """"你的 IMAGO 私隱驗證碼 / Your IMAGO privacy verification code"."""
+    own, english = text(language, "mail.code.subject"), text("en", "mail.code.subject")
+    return own if own == english else f"{own} / {english}"
 
 
 def verifier_from_settings() -> Verifier:
