@@ -10,8 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from imago_core.policy.followup import elliptical_follow_up, last_topic, resolve
 from actions.language import language_of, t
 from actions.policy_actions import ActionPolicyFallback
-from actions.requests.common import ranked_request_intent
-from actions.requests.start import ActionStartTask
+from actions.request_form.common import ranked_request_intent
+from actions.request_form.start import ActionStartTask
 from imago_core.requests.flow import asks_for_person, requested_types, sounds_like_complaint
 from imago_core.identity.codes import extract_code, extract_email
 from imago_core.policy import get_catalogue

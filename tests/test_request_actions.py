@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from imago_core.storage.db import session_scope
 from imago_core.storage.models import AuditEvent, PrivacyRequest, RequestType
 from imago_core.requests.records import record_request
-from actions.requests.asking import ActionAskEmail, ActionSummariseRequest
-from actions.requests.filing import ActionFileRequest
-from actions.requests.start import ActionStartTask
-from actions.requests.status import ActionCancelTask, ActionShowStatus
-from actions.requests.validation import ValidateRequestForm
+from actions.request_form.asking import ActionAskEmail, ActionSummariseRequest
+from actions.request_form.filing import ActionFileRequest
+from actions.request_form.start import ActionStartTask
+from actions.request_form.status import ActionCancelTask, ActionShowStatus
+from actions.request_form.validation import ValidateRequestForm
 from imago_core.identity.codes import set_verifier
 from imago_core.identity.codes import Verifier
 from tests.support.trackers import buttons, make_tracker, texts

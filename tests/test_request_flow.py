@@ -111,7 +111,7 @@ def test_an_unsure_short_follow_up_is_read_only_after_a_policy_answer():
 
 
 def test_digits_inside_an_address_are_not_a_code():
-    from actions.requests.common import typed_code
+    from actions.request_form.common import typed_code
 
     assert typed_code("oops I meant second.552193cd@example.net") is None
     assert typed_code("the code is 552 193") == "552193"

@@ -6,8 +6,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from imago_core.requests import drafts
 from imago_core.identity.client_address import CLIENT_ADDRESS_KEY
-from actions.requests.common import client_address
-from actions.requests.validation import ValidateRequestForm
+from actions.request_form.common import client_address
+from actions.request_form.validation import ValidateRequestForm
 from imago_core.identity.codes import set_verifier
 from imago_core.identity.codes import SendStatus, Verifier
 from tests.support.trackers import make_tracker

@@ -12,11 +12,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.policy_actions import ActionAnswerPolicy, ActionOutOfScope
-from actions.requests.asking import ActionAskConfirmation
-from actions.requests.filing import ActionFileRequest
-from actions.requests.start import ActionStartTask
-from actions.requests.status import ActionShowStatus
-from actions.requests.validation import ValidateRequestForm
+from actions.request_form.asking import ActionAskConfirmation
+from actions.request_form.filing import ActionFileRequest
+from actions.request_form.start import ActionStartTask
+from actions.request_form.status import ActionShowStatus
+from actions.request_form.validation import ValidateRequestForm
 from imago_core.identity.codes import Verifier, set_verifier
 from imago_core.requests.tickets import compose_ticket_body
 from imago_core.storage.db import session_scope

@@ -24,7 +24,7 @@ from imago_core.storage.db import session_scope
 from imago_core.handoff.escalations import create_escalation, get_escalation, list_escalations
 from imago_core.storage.models import AuditEvent, EscalationStatus, InboundMarker
 from imago_core.identity.private_channel import move_request
-from actions.requests.start import ActionStartTask
+from actions.request_form.start import ActionStartTask
 from extensions.channels import rocketchat as connector
 from tests.support.fake_rocketchat import (
     IM_CREATE,

@@ -94,6 +94,8 @@ def test_nobody_can_borrow_a_verified_widget_conversation(stack, smtp):
         conversation = "web:" + public
 
         # A second socket names Alice's session in its messages: dropped, nothing answered.
+        # (Alice's own turn may still be sending its last bubble: let it finish first.)
+        alice.settle()
         before_alice, before_mallory = len(alice.replies), len(mallory.replies)
         mallory.emit_message("what's the status of my request?", session_id=token)
         mallory.emit_message("what's the status of my request?", session_id=conversation)

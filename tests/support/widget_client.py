@@ -58,6 +58,21 @@ class WidgetClient:
             time.sleep(0.1)
         raise AssertionError(f"no reply containing {expect!r}; got {new!r}")
 
+    def settle(self, quiet: float = 1.5, timeout: float = 30) -> None:
+        """Waits until no reply has arrived for `quiet` seconds: the turn's last messages
+        (a reply may come in several bubbles) are in before a test counts replies."""
+        deadline = time.monotonic() + timeout
+        seen, since = len(self.replies), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            with self._lock:
+                count = len(self.replies)
+            if count != seen:
+                seen, since = count, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+        raise AssertionError(f"replies kept arriving for {timeout} s")
+
     def close(self) -> None:
         if self.sio.connected:
             self.sio.disconnect()

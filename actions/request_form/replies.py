@@ -5,12 +5,12 @@ data/texts/<language>.yml, in the visitor's language (actions/language.py).
 from __future__ import annotations
 
 import logging
-from typing import Dict, List
+from typing import Dict
 
 from rasa_sdk import Tracker
 
-from actions.language import confirm_buttons, labels, language_of, short, status_text, t
-from actions.requests.common import current_types
+from actions.language import labels, language_of, short, status_text, t
+from actions.request_form.common import current_types
 from imago_core.policy import get_catalogue
 from imago_core.requests.deadlines import format_date
 
@@ -25,10 +25,6 @@ def about(tracker: Tracker) -> str:
 def retention_note(policy_url: str, tracker: Tracker) -> str:
     retention = get_catalogue().by_id("retention")
     return t(tracker, "request.retention_note", link=retention.link(policy_url, language_of(tracker)))
-
-
-def confirm_buttons_for(tracker: Tracker) -> List[Dict[str, str]]:
-    return confirm_buttons(tracker)
 
 
 def filed_message(views, tracker: Tracker) -> str:

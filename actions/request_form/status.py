@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.language import language_of, short, status_text, t
-from actions.requests.common import reset_slots
+from actions.request_form.common import reset_slots
 from imago_core.identity.codes import (
     get_verifier,
     mask_email,

@@ -12,9 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.language import language_of, t
-from actions.requests.common import channel_of, reset_slots
-from actions.requests.replies import filed_message
-from actions.requests.status import ActionShowStatus
+from actions.request_form.common import channel_of, reset_slots
+from actions.request_form.replies import filed_message
+from actions.request_form.status import ActionShowStatus
 from imago_core.delivery.loop import kick
 from imago_core.identity.codes import (
     get_verifier,

@@ -12,13 +12,13 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.requests.common import (
+from actions.request_form.common import (
     current_types,
     reset_slots,
     returning_after_digression,
 )
 from actions.language import confirm_buttons, label, labels, t
-from actions.requests.replies import about, retention_note
+from actions.request_form.replies import about, retention_note
 from imago_core.identity.codes import (
     get_verifier,
     mask_email,

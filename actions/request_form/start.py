@@ -11,7 +11,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.requests.common import (
+from actions.request_form.common import (
     ACTION_LISTEN,
     INTENT_TO_TASK,
     current_types,

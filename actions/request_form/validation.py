@@ -14,7 +14,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.handoff_actions import person_was_offered
 from actions.language import language_of, t
-from actions.requests.common import (
+from actions.request_form.common import (
     CHITCHAT_INTENTS,
     CODE_MASK,
     CORRECTION_CUES,
