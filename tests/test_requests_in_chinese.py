@@ -132,3 +132,12 @@ async def test_asking_for_english_is_confirmed_in_english():
     dispatcher, _ = await run(ActionOutOfScope(), make_tracker(
         "zh-5", "out_of_scope", "請用英文答我", slots={"language": "zh-Hant", "language_choice": "en"}))
     assert texts(dispatcher) == ["OK, I'll answer in English from now on."]
+
+
+async def test_a_request_in_a_shared_rocketchat_room_moves_to_a_dm_in_the_visitor_s_language():
+    tracker = make_tracker("rocketchat:room", "request_deletion", "我想刪除我嘅資料", slots=HANT, channel="rocketchat")
+    tracker.latest_message["metadata"] = {"room_kind": "shared"}
+    dispatcher, _ = await run(ActionStartTask(), tracker)
+    move = dispatcher.messages[0]["custom"]["imago_move_private"]
+    assert move["moved_text"].startswith("其他人可以看到這個聊天室")
+    assert move["dm_text"].startswith("你在共用聊天室問到刪除你的資料。") and move["button_text"] == "繼續"

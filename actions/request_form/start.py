@@ -25,7 +25,7 @@ from imago_core.identity.codes import (
     get_verifier,
 )
 from imago_core.identity.private_channel import in_shared_room, move_request
-from actions.language import label, labels, t
+from actions.language import label, labels, language_of, t
 from imago_core.requests.flow import (
     merge_types,
     negated_types,
@@ -54,7 +54,7 @@ class ActionStartTask(Action):
             return []
         if in_shared_room(latest_metadata(tracker)):
             # Nobody else in the room may see the email or code prompts: no form here.
-            dispatcher.utter_message(json_message=move_request(task))
+            dispatcher.utter_message(json_message=move_request(task, language_of(tracker)))
             return [FollowupAction(ACTION_LISTEN)]
         text = tracker.latest_message.get("text") or ""
         under_way = current_types(tracker) if form_is_active(tracker) else []

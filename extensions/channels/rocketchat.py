@@ -260,7 +260,7 @@ class RocketChatBot(OutputChannel):
         intent = move.get("intent")
         body: Dict[Text, Any] = {"text": move.get("dm_text") or "Let's continue here."}
         if isinstance(intent, str) and intent.startswith("/"):
-            body["attachments"] = [{"actions": [_button("Continue", intent)]}]
+            body["attachments"] = [{"actions": [_button(move.get("button_text") or "Continue", intent)]}]
         await self.client.post_message(direct, body)
         return True
 
