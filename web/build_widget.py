@@ -44,17 +44,21 @@ def build() -> str:
     return head[:end_of_comment] + BANNER + head[end_of_comment:] + "\n" + generated + "\n" + "\n".join(rest)
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def main(argv) -> int:
     built = build()
     if "--check" in argv:
         current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
         if current != built:
-            print(f"{OUTPUT.relative_to(ROOT)} is stale: run python -m web.build_widget", file=sys.stderr)
+            print(f"{_shown(OUTPUT)} is stale: run python -m web.build_widget", file=sys.stderr)
             return 1
         return 0
     if not OUTPUT.exists() or OUTPUT.read_text(encoding="utf-8") != built:
         OUTPUT.write_text(built, encoding="utf-8")
-        print(f"build-web: {OUTPUT.relative_to(ROOT)} written", file=sys.stderr)
+        print(f"build-web: {_shown(OUTPUT)} written", file=sys.stderr)
     return 0
 
 
