@@ -141,3 +141,41 @@ async def test_a_request_in_a_shared_rocketchat_room_moves_to_a_dm_in_the_visito
     move = dispatcher.messages[0]["custom"]["imago_move_private"]
     assert move["moved_text"].startswith("其他人可以看到這個聊天室")
     assert move["dm_text"].startswith("你在共用聊天室問到刪除你的資料。") and move["button_text"] == "繼續"
+
+
+def test_the_export_mail_is_in_the_visitor_s_language_with_the_english_below(isolated_env):
+    from imago_core.mail import Mailer
+    from imago_core.requests.export import after_request_filed
+    from imago_core.storage.models import RequestType
+
+    class Mails(Mailer):
+        def __init__(self):
+            self.sent = []
+
+        def send(self, to, subject, body, attachments=()):
+            self.sent.append((subject, body, [name for name, _, _ in attachments]))
+
+    mails = Mails()
+    note = after_request_filed(RequestType.EXPORT, "PRV-ABCDEF", ADDRESS, False, mails, language="zh-Hans")
+    assert note.startswith("我还通过邮件向您发送了一份机器可读的副本")
+    (subject, body, names), = mails.sent
+    assert subject == ("IMAGO 隐私助手保存的您的信息（PRV-ABCDEF） / "
+                       "Your data held by the IMAGO privacy assistant (PRV-ABCDEF)")
+    chinese, english = body.split("----- English -----")
+    assert "您申请获取个人信息副本（申请编号 PRV-ABCDEF）" in chinese
+    assert "You asked for a copy of your data (request PRV-ABCDEF)" in english
+    assert names == ["imago-assistant-data-PRV-ABCDEF.json"]
+
+
+def test_escalations_carry_the_visitor_s_language_to_the_ticket_and_the_console(isolated_env):
+    from extensions.channels.staff import _summary
+    from imago_core.handoff.escalations import create_escalation
+    from imago_core.handoff.tickets import escalation_draft
+
+    events = [{"event": "user", "text": "我想搵真人", "timestamp": 1.0}]
+    row = create_escalation("zh-esc", "socketio", "asked", events, None, "zh-Hant")
+    assert "Visitor's language (answer in it): 繁體中文 (zh-Hant)" in escalation_draft(row).body
+    summary = _summary(row)
+    assert summary["language"] == "zh-Hant" and summary["language_label"] == "繁體中文 (zh-Hant)"
+    english = create_escalation("en-esc", "rest", "asked", events, None)
+    assert _summary(english)["language_label"] == "English (en)"
