@@ -7,6 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.language import language_of, t
 from actions.policy_actions import ActionPolicyFallback
 from actions.request_form.common import ranked_request_intent
 from actions.request_form.start import ActionStartTask
@@ -45,11 +46,9 @@ class ActionFollowUp(Action):
         topic_id = resolve(tracker.latest_message.get("text") or "", previous)
         topic = get_catalogue().by_id(topic_id) if topic_id else None
         if topic is None:
-            dispatcher.utter_message(
-                text="Could you say a little more about what you'd like to know? For example: what data we "
-                "collect, how long we keep it, or who we share it with.")
+            dispatcher.utter_message(text=t(tracker, "policy.say_more"))
             return []
-        dispatcher.utter_message(text=topic.render(get_settings().policy_url))
+        dispatcher.utter_message(text=topic.render(get_settings().policy_url, language_of(tracker)))
         return [SlotSet("fallback_count", 0)]
 
 
@@ -70,7 +69,7 @@ class ActionContextualFallback(Action):
         topic_id = elliptical_follow_up(text, _previous_topic(tracker))
         topic = get_catalogue().by_id(topic_id) if topic_id else None
         if topic is not None:
-            dispatcher.utter_message(text=topic.render(get_settings().policy_url))
+            dispatcher.utter_message(text=topic.render(get_settings().policy_url, language_of(tracker)))
             return [SlotSet("fallback_count", 0)]
         form_active = bool((tracker.active_loop or {}).get("name"))
         request_intent = ranked_request_intent(tracker)

@@ -9,8 +9,11 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.language import language_of, t
 from imago_core.handoff.escalations import create_escalation
 from imago_core.identity.codes import get_verifier
+from imago_core.language import ANSWERED
+from imago_core.language.texts import texts_for
 from imago_core.requests.flow import sounds_like_complaint
 from imago_core.settings import get_settings
 
@@ -37,9 +40,11 @@ class ActionHandoff(Action):
         verified = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
         escalation = await asyncio.to_thread(
             create_escalation, tracker.sender_id, tracker.get_latest_input_channel() or "unknown",
-            REASONS.get(intent, "asked"), tracker.events, verified,
+            REASONS.get(intent, "asked"), tracker.events, verified, language_of(tracker),
         )
         settings = get_settings()
+        # HANDOFF_WAIT words the wait in English; the other languages word it in their texts.
+        wait = settings.handoff_wait if language_of(tracker) == "en" else t(tracker, "handoff.wait")
         if _is_livechat(tracker):
             # The RocketChat connector forwards the room to the human department and
             # posts the texts that match what happened: it alone knows whether
@@ -47,23 +52,15 @@ class ActionHandoff(Action):
             dispatcher.utter_message(json_message={"imago_handoff": {
                 "escalation": escalation.reference,
                 # Posted before the forward is asked for: once it succeeds, the bot has left the room.
-                "connecting_text": "I'm asking a person from IMAGO's privacy team to take over this chat. "
-                                   "Please stay here.",
-                "fallback_text": f"I couldn't connect you to a live agent in this chat right now. I've passed "
-                                 f"this conversation to IMAGO's privacy team instead (reference "
-                                 f"{escalation.reference}); a member of staff will reply right here, "
-                                 f"{settings.handoff_wait}. Until then I'll stay quiet; anything you write is "
-                                 f"kept for them. You can also write to {settings.privacy_team_email}.",
+                "connecting_text": t(tracker, "handoff.connecting"),
+                "fallback_text": t(tracker, "handoff.livechat_fallback", reference=escalation.reference,
+                                   wait=wait, email=settings.privacy_team_email),
             }})
         else:
-            follow_up = (f" If you have to leave, they can reach you at the address you verified."
-                         if verified else
-                         f" If you have to leave, you can also write to {settings.privacy_team_email}.")
-            dispatcher.utter_message(
-                text=f"I've passed this conversation to IMAGO's privacy team (reference {escalation.reference}). "
-                f"A member of staff will reply right here, {settings.handoff_wait}. Until then I'll stay "
-                f"quiet; anything you write is kept for them.{follow_up}"
-            )
+            follow_up = (t(tracker, "handoff.follow_up_verified") if verified else
+                         t(tracker, "handoff.follow_up_email", email=settings.privacy_team_email))
+            dispatcher.utter_message(text=t(tracker, "handoff.passed", reference=escalation.reference,
+                                            wait=wait, follow_up=follow_up))
         events = [SlotSet("fallback_count", 0)]
         if (tracker.active_loop or {}).get("name"):
             # A request under way stops here: the privacy team takes over, nothing is filed.
@@ -97,7 +94,9 @@ class ActionGreet(Action):
         return []
 
 
-OFFER_QUESTION = "Shall I pass this conversation to them now?"
+# The offer's question in every language (utter_offer_handoff_urgent ends with it).
+OFFER_QUESTIONS = tuple(texts_for(language).get("handoff.offer_question") for language in ANSWERED)
+OFFER_QUESTION = OFFER_QUESTIONS[0]
 
 
 def person_was_offered(tracker: Tracker) -> bool:
@@ -108,7 +107,7 @@ def person_was_offered(tracker: Tracker) -> bool:
             users_seen += 1
             if users_seen == 2:
                 return False
-        elif event.get("event") == "bot" and OFFER_QUESTION in (event.get("text") or ""):
+        elif event.get("event") == "bot" and any(q in (event.get("text") or "") for q in OFFER_QUESTIONS):
             return True
     return False
 

@@ -8,7 +8,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from imago_core.language import in_other_language
+from actions.language import button, language_of, t, with_notice
+from imago_core.language import asks_only_for_language
+from imago_core.language.texts import text as text_in
 from imago_core.policy import get_catalogue
 from imago_core.policy.search import get_search
 from imago_core.policy.triage import (
@@ -30,16 +32,12 @@ SECOND_TOPIC_EVIDENCE = ((3.0, 0.02), (1.5, 0.10))  # (min search score, min con
 
 _CLAUSE_SPLIT = re.compile(r"[?;.!]+|\b(?:and also|and|also|plus|as well as)\b|,", re.I)
 
-# Follow-up buttons after answers that describe something the assistant can do.
+# Follow-up buttons after answers that describe something the assistant can do
+# (titles: the `button.<intent>` texts of data/texts/<language>.yml).
 _FOLLOW_UPS = {
-    "your-rights": [
-        ("Get a copy of my data", "/request_access"),
-        ("Delete my data", "/request_deletion"),
-        ("Correct my data", "/request_correction"),
-        ("Export my data", "/request_export"),
-    ],
-    "marketing-opt-out": [("Opt me out of marketing", "/request_marketing_optout")],
-    "contact": [("Talk to a person", "/request_human")],
+    "your-rights": ["request_access", "request_deletion", "request_correction", "request_export"],
+    "marketing-opt-out": ["request_marketing_optout"],
+    "contact": ["request_human"],
 }
 
 
@@ -73,27 +71,34 @@ def second_topic(text: str, primary: str, ranking: Sequence[Dict[str, Any]]) -> 
     return None
 
 
-def _buttons(pairs: Sequence[tuple]) -> List[Dict[str, str]]:
-    return [{"title": title, "payload": payload} for title, payload in pairs]
+def person_button(tracker: Tracker) -> List[Dict[str, str]]:
+    return [button(tracker, "button.request_human", "/request_human")]
 
 
-def also_see_button(topic_id: Optional[str]) -> List[Dict[str, str]]:
+def also_see_button(topic_id: Optional[str], tracker: Tracker) -> List[Dict[str, str]]:
     """The runner-up section as a button, so a near miss is one tap away."""
     topic = get_catalogue().by_id(topic_id) if topic_id else None
-    return _buttons([(f"Also see: {topic.title}", f"/{topic.intent}")]) if topic else []
+    if not topic:
+        return []
+    return [{"title": t(tracker, "policy.also_see", title=topic.title_in(language_of(tracker))),
+             "payload": f"/{topic.intent}"}]
 
 
-def answer_topics(dispatcher: CollectingDispatcher, topic_ids: Sequence[str], also_see: Optional[str]) -> None:
-    """Each section's answer with its link; the last one carries the follow-ups."""
-    catalogue, settings = get_catalogue(), get_settings()
+def answer_topics(dispatcher: CollectingDispatcher, topic_ids: Sequence[str], also_see: Optional[str],
+                  tracker: Tracker) -> None:
+    """Each section's answer in the visitor's language with its link; the last one
+    carries the follow-ups."""
+    catalogue, settings, language = get_catalogue(), get_settings(), language_of(tracker)
     for index, topic_id in enumerate(topic_ids):
         shown = catalogue.by_id(topic_id)
         buttons: List[Dict[str, str]] = []
+        rendered = shown.render(settings.policy_url, language)
         if index == len(topic_ids) - 1:
-            buttons = _buttons(_FOLLOW_UPS.get(shown.id, []))
+            buttons = [button(tracker, f"button.{intent}", f"/{intent}") for intent in _FOLLOW_UPS.get(shown.id, [])]
             if also_see and also_see not in topic_ids:
-                buttons += also_see_button(also_see)
-        dispatcher.utter_message(text=shown.render(settings.policy_url), buttons=buttons)
+                buttons += also_see_button(also_see, tracker)
+            rendered = with_notice(tracker, rendered)
+        dispatcher.utter_message(text=rendered, buttons=buttons)
 
 
 class ActionAnswerPolicy(Action):
@@ -114,13 +119,13 @@ class ActionAnswerPolicy(Action):
         if names_no_subject(text):  # a confident reading of a message that names nothing: ask
             return await ActionPolicyFallback().run(dispatcher, tracker, domain)
         if never_mentioned(text, _confidence_of(ranking, intent)):
-            say_policy_is_silent(dispatcher, text)
+            say_policy_is_silent(dispatcher, text, tracker)
             return [SlotSet("fallback_count", 0)]
         topics = [topic.id]
         extra = second_topic(text, topic.id, ranking)
         if extra:
             topics.append(extra)
-        answer_topics(dispatcher, topics, runner_up(ranking, catalogue, topic.id))
+        answer_topics(dispatcher, topics, runner_up(ranking, catalogue, topic.id), tracker)
         return [SlotSet("fallback_count", 0)]
 
 
@@ -136,10 +141,10 @@ class ActionPolicyFallback(Action):
         text = tracker.latest_message.get("text", "")
         decision = decide(text, _ranking(tracker), get_catalogue(), get_search())
         if decision.kind == "answer":
-            answer_topics(dispatcher, [decision.topic], decision.also_see)
+            answer_topics(dispatcher, [decision.topic], decision.also_see, tracker)
             return [SlotSet("fallback_count", 0)]
         if decision.kind == "silent":
-            say_policy_is_silent(dispatcher, text)
+            say_policy_is_silent(dispatcher, text, tracker)
             return [SlotSet("fallback_count", 0)]
         if decision.kind == "out_of_scope":
             dispatcher.utter_message(response="utter_out_of_scope")
@@ -151,21 +156,17 @@ class ActionPolicyFallback(Action):
         misses = int(tracker.get_slot("fallback_count") or 0) + 1
         if misses >= 2 or not decision.candidates:
             dispatcher.utter_message(
-                text=(
-                    "I'm sorry, I still couldn't find that in the privacy policy. "
-                    f"The privacy team can help: write to {get_settings().privacy_team_email}, "
-                    "or I can pass this conversation to a person."
-                ),
-                buttons=_buttons([("Talk to a person", "/request_human")]),
+                text=with_notice(tracker, t(tracker, "policy.not_found_again",
+                                            email=get_settings().privacy_team_email)),
+                buttons=person_button(tracker),
             )
             return [SlotSet("fallback_count", 0)]
-        catalogue = get_catalogue()
+        catalogue, language = get_catalogue(), language_of(tracker)
         dispatcher.utter_message(
-            text="I'm not sure I understood. Did you mean one of these?",
-            buttons=_buttons(
-                [(catalogue.by_id(t).title, f"/{catalogue.by_id(t).intent}") for t in decision.candidates]
-                + [("None of these", "/request_human")]
-            ),
+            text=with_notice(tracker, t(tracker, "policy.did_you_mean")),
+            buttons=[{"title": catalogue.by_id(c).title_in(language), "payload": f"/{catalogue.by_id(c).intent}"}
+                     for c in decision.candidates]
+            + [button(tracker, "button.none_of_these", "/request_human")],
         )
         return [SlotSet("fallback_count", misses)]
 
@@ -180,58 +181,56 @@ def fallback_candidates(text: str, ranking: Sequence[Dict[str, Any]]) -> List[st
 # name what was asked. Unknown subjects still get the generic reply.
 _SILENT_SUBJECTS = [
     (r"child|kid|minor|student|pupil|under\s?1[0-9]|parent|age limit|how old|years? old|\bage\b",
-     "children's data or age limits"),
-    (r"do not track|\bdnt\b", "Do Not Track signals"),
-    (r"breach|hacked|leak|stolen|malware|incident|compromi", "data breaches or other security incidents"),
-    (r"notif", "how data breaches are notified"),
-    (r"\bdpo\b|data protection officer", "a data protection officer"),
-    (r"\bai\b|machine learning|train|model", "using data to train AI models"),
-    (r"health|medical|heart|blood|dna|genetic|fitness|weight|height|insurance", "health or medical data"),
-    (r"camera|webcam|microphone|\bmic\b", "camera or microphone access"),
-    (r"\btexts?\b|\bsms\b|text messages|call log", "reading your texts or call logs"),
-    (r"\bads?\b|advert", "ads in the app"),
-    (r"\bfree\b|cost|price|\bfees?\b|\bpaid\b|\bpay\b|subscription|charge", "prices or fees"),
+     "children"),
+    (r"do not track|\bdnt\b", "dnt"),
+    (r"breach|hacked|leak|stolen|malware|incident|compromi", "breaches"),
+    (r"notif", "breach_notice"),
+    (r"\bdpo\b|data protection officer", "dpo"),
+    (r"\bai\b|machine learning|train|model", "ai"),
+    (r"health|medical|heart|blood|dna|genetic|fitness|weight|height|insurance", "health"),
+    (r"camera|webcam|microphone|\bmic\b", "camera"),
+    (r"\btexts?\b|\bsms\b|text messages|call log", "texts"),
+    (r"\bads?\b|advert", "ads"),
+    (r"\bfree\b|cost|price|\bfees?\b|\bpaid\b|\bpay\b|subscription|charge", "prices"),
     (r"two.?(step|factor)|2fa|mfa|password|\bpin\b|private key|verification",
-     "sign-in and password features"),
-    (r"iso|soc ?2|certif|hipaa|audit|penetration|pen ?test|vulnerab", "certifications, audits or security testing"),
-    (r"ccpa|california", "California-specific rights"),
-    (r"biometric|face|facial|fingerprint", "biometric data"),
-    (r"end.to.end|e2e|encrypt", "how calls are encrypted"),
+     "sign_in"),
+    (r"iso|soc ?2|certif|hipaa|audit|penetration|pen ?test|vulnerab", "certifications"),
+    (r"ccpa|california", "california"),
+    (r"biometric|face|facial|fingerprint", "biometric"),
+    (r"end.to.end|e2e|encrypt", "encryption"),
 ]
 
 
-def silent_subject(text: str) -> Optional[str]:
+def silent_subject(text: str, language: str = "en") -> Optional[str]:
+    """The subject asked about, in `language` (texts `policy.silent.<key>`)."""
     for pattern, subject in _SILENT_SUBJECTS:
         if re.search(pattern, text or "", re.I):
-            return subject
+            return text_in(language, f"policy.silent.{subject}")
     return None
 
 
-def say_policy_is_silent(dispatcher: CollectingDispatcher, text: str) -> None:
-    subject = silent_subject(text)
-    about = f" about {subject}" if subject else " about that"
+def say_policy_is_silent(dispatcher: CollectingDispatcher, text: str, tracker: Tracker) -> None:
+    language = language_of(tracker)
+    subject = silent_subject(text, language) or text_in(language, "policy.silent.that")
     dispatcher.utter_message(
-        text=(
-            f"IMAGO's privacy policy doesn't say anything{about}, so I can't answer it "
-            "from the policy and I won't guess. The privacy team can answer it: write to "
-            f"{get_settings().privacy_team_email}, or I can pass you to a person."
-        ),
-        buttons=_buttons([("Talk to a person", "/request_human")]),
+        text=with_notice(tracker, t(tracker, "policy.silent", subject=subject,
+                                    email=get_settings().privacy_team_email)),
+        buttons=person_button(tracker),
     )
 
 
 class ActionOutOfScope(Action):
-    """Off-topic, unless it is written in another language (then it may well be on
-    topic: the visitor is told which language the assistant reads and who can help)
-    or is a complaint (a person is offered)."""
+    """Off-topic, unless it only asks for another language (the switch is confirmed,
+    in the new language: the language slots already hold it) or is a complaint (a
+    person is offered)."""
 
     def name(self) -> Text:
         return "action_out_of_scope"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
         text = tracker.latest_message.get("text", "")
-        if in_other_language(text):
-            dispatcher.utter_message(response="utter_other_language")
+        if asks_only_for_language(text):
+            dispatcher.utter_message(text=t(tracker, "language.switched"))
         elif sounds_like_complaint(text):
             dispatcher.utter_message(response="utter_offer_handoff_urgent")  # "you guys are useless"
         else:
@@ -249,7 +248,7 @@ class ActionPolicySilent(Action):
         text, ranking = tracker.latest_message.get("text", ""), _ranking(tracker)
         close_section = section_close_to_silent(text, ranking, get_catalogue())
         if close_section:  # a close race: the section may well answer it
-            answer_topics(dispatcher, [close_section], runner_up(ranking, get_catalogue(), close_section))
+            answer_topics(dispatcher, [close_section], runner_up(ranking, get_catalogue(), close_section), tracker)
         else:
-            say_policy_is_silent(dispatcher, text)
+            say_policy_is_silent(dispatcher, text, tracker)
         return [SlotSet("fallback_count", 0)]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the chat widget's browser assets: installs the pinned socket.io-client
+# Builds the chat widget's browser assets: web/widget/imago-chat.js from
+# web/widget/src/*.js (python -m web.build_widget), then installs the pinned socket.io-client
 # from web/package-lock.json (npm ci) and copies its browser bundle into
 # web/vendor/, which web/server.py serves at /vendor/. Nothing is loaded from a
 # CDN at run time.
@@ -15,6 +16,11 @@ VENDOR="$WEB/vendor"
 STAMP="$WEB/node_modules/.imago-lock-sha1"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# The served widget from its modules and the widget: texts of data/texts/*.yml
+# (python -m web.build_widget; the output is committed, so this only refreshes it).
+PYBIN="$ROOT/.venv/bin/python"; [ -x "$PYBIN" ] || PYBIN=python3
+(cd "$ROOT" && "$PYBIN" -m web.build_widget)
 
 command -v npm >/dev/null 2>&1 || { echo "build-web: npm not found (apt-get install npm)" >&2; exit 1; }
 

@@ -164,6 +164,8 @@ def test_both_servers_get_the_shared_secrets_and_the_guarded_action_server(overl
     assert 'ENTRYPOINT ["python", "-m", "actions.server"]' in dockerfile
     for image in ("actions", "rasa", "web"):  # the core package is in every image that imports it
         assert "COPY imago_core/ imago_core/" in (ROOT / "deploy" / "docker" / f"{image}.Dockerfile").read_text()
+        # and the texts per language, which both servers' replies read (issue 22)
+        assert "COPY data/texts/ data/texts/" in (ROOT / "deploy" / "docker" / f"{image}.Dockerfile").read_text()
 
 
 # -- finding 2: one ingress peer is not one visitor --------------------------------------

@@ -36,7 +36,7 @@ def test_the_contracts_catch_an_edge_importing_the_other_edge(tmp_path):
     assert "Actions and Rasa-server plugins never import each other BROKEN" in result.stdout, result.stdout
 
 CORE_PACKAGES = ["cli", "service", "handoff", "requests", "delivery", "identity", "policy", "storage", "mail",
-                 "language", "settings", "vocabulary", "texts"]
+                 "language", "settings", "vocabulary"]
 
 
 def _core_copy(tmp_path: Path, bodies: dict) -> Path:

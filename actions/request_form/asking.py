@@ -12,20 +12,18 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.language import confirm_buttons, label, labels, t
 from actions.request_form.common import (
     current_types,
     reset_slots,
     returning_after_digression,
 )
-from actions.request_form.replies import CONFIRM_BUTTONS, about, retention_note
+from actions.request_form.replies import about, retention_note
 from imago_core.identity.codes import (
     get_verifier,
     mask_email,
 )
 from imago_core.requests import drafts
-from imago_core.requests.flow import (
-    labels,
-)
 from imago_core.settings import get_settings
 from imago_core.storage.models import RequestType
 
@@ -59,7 +57,7 @@ class ActionAskEmail(_AskAction):
     slot, response = "email", "utter_request_email"
 
     def restated(self, tracker: Tracker) -> Dict[Text, Any]:
-        return {"text": f"Back to {about(tracker)}: what is your email address? I'll send a 6-digit code to it."}
+        return {"text": t(tracker, "request.ask_email_again", about=about(tracker))}
 
 
 class ActionAskOtpCode(_AskAction):
@@ -67,16 +65,16 @@ class ActionAskOtpCode(_AskAction):
 
     def restated(self, tracker: Tracker) -> Dict[Text, Any]:
         email = tracker.get_slot("email")
-        where = f" I sent to {mask_email(email)}" if email else ""
-        return {"text": f"Back to {about(tracker)}: please type the 6-digit code{where}. "
-                        "Say \"new code\" if it didn't arrive."}
+        if email:
+            return {"text": t(tracker, "request.ask_code_again_to", about=about(tracker), address=mask_email(email))}
+        return {"text": t(tracker, "request.ask_code_again", about=about(tracker))}
 
 
 class ActionAskCorrectionDetails(_AskAction):
     slot, response = "correction_details", "utter_request_correction_details"
 
     def restated(self, tracker: Tracker) -> Dict[Text, Any]:
-        return {"text": "Back to your correction: what is wrong in the data we hold about you, and what should it be?"}
+        return {"text": t(tracker, "request.ask_details_again")}
 
 
 class ActionAskConfirmation(Action):
@@ -92,32 +90,31 @@ class ActionAskConfirmation(Action):
         email = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
         types = current_types(tracker)
         if not email or not types:
-            dispatcher.utter_message(
-                text="I couldn't confirm your email address, so nothing was filed. You can start again any time."
-            )
+            dispatcher.utter_message(text=t(tracker, "request.unconfirmed"))
             return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_slots()]
         details = tracker.get_slot("correction_details") if RequestType.CORRECTION in types else None
         await asyncio.to_thread(drafts.save_drafts, tracker.sender_id, email, types, details)
         if returning_after_digression(tracker):
             dispatcher.utter_message(
-                text=f"Back to {about(tracker)} for {email}: shall I file it?"
-                if len(types) == 1 else f"Back to your requests ({labels(types)}) for {email}: shall I file them?",
-                buttons=CONFIRM_BUTTONS)
+                text=t(tracker, "request.confirm_again_one", about=about(tracker), email=email)
+                if len(types) == 1 else
+                t(tracker, "request.confirm_again_several", labels=labels(tracker, types), email=email),
+                buttons=confirm_buttons(tracker))
             return []
         several = len(types) > 1
-        lines = ["Here's what I'll send to the privacy team:"]
+        lines = [t(tracker, "request.summary.head")]
         if several:
-            lines.append("- Requests (each filed separately, with its own reference):")
-            lines += [f"  - {kind.label}" for kind in types]
+            lines.append(t(tracker, "request.summary.several"))
+            lines += [t(tracker, "request.summary.item", label=label(tracker, kind)) for kind in types]
         else:
-            lines.append(f"- Request: {types[0].label}")
-        lines.append(f"- Email: {email}")
+            lines.append(t(tracker, "request.summary.one", label=label(tracker, types[0])))
+        lines.append(t(tracker, "request.summary.email", email=email))
         if details:
-            lines.append(f"- Details: {details}")
+            lines.append(t(tracker, "request.summary.details", details=details))
         if RequestType.DELETION in types:
-            lines += ["", retention_note(get_settings().policy_url)]
-        lines += ["", "Shall I file them?" if several else "Shall I file it?"]
-        dispatcher.utter_message(text="\n".join(lines), buttons=CONFIRM_BUTTONS)
+            lines += ["", retention_note(get_settings().policy_url, tracker)]
+        lines += ["", t(tracker, "request.summary.ask_several" if several else "request.summary.ask_one")]
+        dispatcher.utter_message(text="\n".join(lines), buttons=confirm_buttons(tracker))
         return []
 
 

@@ -42,18 +42,26 @@ ACTION_LISTEN = "action_listen"
 CODE_MASK = "******"
 
 
-RESEND = re.compile(r"\b(new|another|fresh|resend|re-send|send again|again)\b|did ?n.?t (get|receive|arrive)|not (got|received)|no (code|email)", re.I)
+RESEND = re.compile(r"\b(new|another|fresh|resend|re-send|send again|again)\b|did ?n.?t (get|receive|arrive)|not (got|received)|no (code|email)"
+                    # Chinese: "新驗證碼", "再寄一個", "收唔到", "没收到"
+                    r"|新驗證碼|新验证码|新嘅驗證碼|再寄|再發|再发|重新發送|重新发送|收唔到|收不到|沒收到|没收到|未收到|冇收到", re.I)
 
 
-YES = re.compile(r"^\W*(y|yes|yeah|yep|yup|sure|ok|okay|please do|go ahead|do it|file it|confirm\w*|correct)\b", re.I)
+YES = re.compile(r"^\W*(y|yes|yeah|yep|yup|sure|ok|okay|please do|go ahead|do it|file it|confirm\w*|correct)\b"
+                 # Chinese ("係", "好", "是的", "冇問題"), unless a negation follows ("係唔係", "好唔好");
+                 # 唔該 ("please", "thanks") is not one.
+                 r"|^\W*(?:係|好|是|冇問題|沒問題|没问题|無問題|可以|確認|确认|提交|對|对|得|當然|当然)(?!.*(?:唔(?!該|该)|不|別|别))",
+                 re.I)
 
 
-QUESTION = re.compile(r"\?\s*$|^\W*(what|why|how|who|whom|when|where|which|do|does|did|can|could|is|are|will|would|should)\b", re.I)
+QUESTION = re.compile(r"[?？]\s*$|^\W*(what|why|how|who|whom|when|where|which|do|does|did|can|could|is|are|will|would|should)\b"
+                      r"|(?:嗎|吗|呢|咩|未呀)\W*$|點解|为什么|為甚麼|為什麼|幾時|几时|邊個|谁|誰|點樣|怎样|怎麼|怎么", re.I)
 
 
 # Details of a correction are free text; these words say it is one, whatever the intent.
 CORRECTION_CUES = re.compile(r"should be|is wrong|was wrong|spelled|spelt|instead of|incorrect|not correct|"
-                              r"misspel|changed|my (?:name|surname|address|phone|birthday|date of birth)", re.I)
+                              r"misspel|changed|my (?:name|surname|address|phone|birthday|date of birth)"
+                              r"|應該係|應該是|应该是|錯咗|错了|錯了|串錯|拼錯|拼错|寫錯|写错|唔啱|不对|不對|改成|改為|改为", re.I)
 
 
 MAX_DETAILS = 2000

@@ -11,6 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.language import language_of, t
 from actions.request_form.common import channel_of, reset_slots
 from actions.request_form.freshness import deletion_blocked, minutes_of
 from actions.request_form.replies import filed_message
@@ -24,7 +25,6 @@ from imago_core.requests import drafts
 from imago_core.requests.export import after_request_filed
 from imago_core.requests.records import record_request
 from imago_core.settings import get_settings
-from imago_core.texts import text as text_for
 
 logger = logging.getLogger(__name__)
 
@@ -38,36 +38,33 @@ class ActionFileRequest(Action):
         email = await asyncio.to_thread(verifier.verified_email, tracker.sender_id)
         if email and await asyncio.to_thread(deletion_blocked, tracker.sender_id, email):
             # The form asks for a fresh code first; this holds for a typed /affirm that skips it.
-            dispatcher.utter_message(text=text_for("deletion_not_filed_stale",
+            dispatcher.utter_message(text=t(tracker, "request.deletion_not_filed_stale",
                                                    minutes=minutes_of(DELETION_PROOF_MAX_AGE)))
             return reset_slots()
         confirmed = await asyncio.to_thread(drafts.take_drafts, tracker.sender_id, email) if email else []
         if not confirmed:
-            dispatcher.utter_message(
-                text="I have nothing confirmed to file (or your verification has expired), so nothing was filed. "
-                "You can start again any time."
-            )
+            dispatcher.utter_message(text=t(tracker, "request.nothing_to_file"))
             return reset_slots()
         views = []
         for draft in confirmed:
             views.append(await asyncio.to_thread(
                 record_request, email, draft.request_type, draft.details, channel_of(tracker), tracker.sender_id,
-                get_settings().ticket_backend, None, verifier.address_key(email),
+                get_settings().ticket_backend, None, verifier.address_key(email), language_of(tracker),
             ))
         await after_recording()
         note = None
         for view in views:  # one copy of the assistant's data, even for access and export together
-            note = await asyncio.to_thread(mail_assistant_export, view, email)
+            note = await asyncio.to_thread(mail_assistant_export, view, email, language_of(tracker))
             if note:
                 break
         # One reply: the export note belongs to the filing it follows.
-        dispatcher.utter_message(text="\n\n".join(filter(None, [filed_message(views), note])))
+        dispatcher.utter_message(text="\n\n".join(filter(None, [filed_message(views, tracker), note])))
         return reset_slots()
 
 
-def mail_assistant_export(view, email: str) -> Optional[str]:
+def mail_assistant_export(view, email: str, language: str = "en") -> Optional[str]:
     """Access and export requests: the assistant's own data, mailed as JSON (imago_core/requests/export.py)."""
-    return after_request_filed(view.request_type, view.reference, email, view.duplicate)
+    return after_request_filed(view.request_type, view.reference, email, view.duplicate, language=language)
 
 
 async def after_recording() -> None:

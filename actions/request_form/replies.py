@@ -1,59 +1,51 @@
 """What the request flow says, built in one place: the confirmation summary, the filed
-reply, the questions restated after a digression. (The words themselves move to the
-language files with the languages issue.)
+reply, the questions restated after a digression. The words are the texts of
+data/texts/<language>.yml, in the visitor's language (actions/language.py).
 """
 from __future__ import annotations
 
 import logging
+from typing import Dict
 
 from rasa_sdk import Tracker
 
+from actions.language import labels, language_of, short, status_text, t
 from actions.request_form.common import current_types
 from imago_core.policy import get_catalogue
 from imago_core.requests.deadlines import format_date
-from imago_core.requests.flow import (
-    labels,
-)
 
 logger = logging.getLogger(__name__)
 
 
 def about(tracker: Tracker) -> str:
     types = current_types(tracker)
-    return f"your {labels(types)} request" if types else "your request"
+    return t(tracker, "request.about.types", labels=labels(tracker, types)) if types else t(tracker, "request.about.none")
 
 
-def retention_note(policy_url: str) -> str:
+def retention_note(policy_url: str, tracker: Tracker) -> str:
     retention = get_catalogue().by_id("retention")
-    return (
-        "Please note: deletion may not cover everything. The policy says we keep data where we are "
-        "\"subject to legal, contractual, regulatory, or similar, obligations to retain certain types of data\" "
-        f"(for example mandatory data retention laws). See {retention.link(policy_url)}."
-    )
+    return t(tracker, "request.retention_note", link=retention.link(policy_url, language_of(tracker)))
 
 
-CONFIRM_BUTTONS = [{"title": "Yes, file it", "payload": "/affirm"}, {"title": "No, cancel", "payload": "/cancel"}]
+def filed_message(views, tracker: Tracker) -> str:
+    language = language_of(tracker)
 
+    def fields(view) -> Dict[str, str]:
+        return {"type": short(tracker, view.request_type), "reference": view.reference,
+                "status": status_text(tracker, view.status), "due": format_date(view.due_at, language)}
 
-def filed_message(views) -> str:
-    due = "(one month, as the GDPR requires)"
     if len(views) == 1:
         view = views[0]
-        if view.duplicate:
-            return (f"You already have an open {view.request_type.short} request: **{view.reference}** "
-                    f"(status: {view.status.value}, due by {format_date(view.due_at)}). I haven't filed a second one.")
-        return (f"Done. Your {view.request_type.short} request is filed.\n\n"
-                f"- Reference: **{view.reference}**\n"
-                f"- We must answer by: **{format_date(view.due_at)}** {due}\n\n"
-                "Keep the reference. You can ask me for the status at any time.")
-    lines = ["Done. Each request is filed separately:"]
+        key = "request.filed.duplicate" if view.duplicate else "request.filed.one"
+        return t(tracker, key, **fields(view))
+    lines = [t(tracker, "request.filed.several")]
     for view in views:
+        item = fields(view)
         if view.duplicate:
-            lines.append(f"- {view.request_type.short}: you already have an open one, **{view.reference}** "
-                         f"(status: {view.status.value}); I haven't filed a second one")
+            lines.append(t(tracker, "request.filed.several_duplicate", type=item["type"],
+                           reference=item["reference"], status=item["status"]))
         else:
-            lines.append(f"- {view.request_type.short}: **{view.reference}**, answer due by "
-                         f"**{format_date(view.due_at)}**")
-    lines += ["", "We must answer each within one month, as the GDPR requires. Keep the references; "
-              "you can ask me for the status at any time."]
+            lines.append(t(tracker, "request.filed.several_item", type=item["type"], reference=item["reference"],
+                           due=item["due"]))
+    lines += ["", t(tracker, "request.filed.several_end")]
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.language import label, labels, language_of, t
 from actions.request_form.common import (
     ACTION_LISTEN,
     INTENT_TO_TASK,
@@ -26,7 +27,6 @@ from imago_core.identity.codes import (
 )
 from imago_core.identity.private_channel import in_shared_room, move_request
 from imago_core.requests.flow import (
-    labels,
     merge_types,
     negated_types,
     sounds_like_complaint,
@@ -54,19 +54,18 @@ class ActionStartTask(Action):
             return []
         if in_shared_room(latest_metadata(tracker)):
             # Nobody else in the room may see the email or code prompts: no form here.
-            dispatcher.utter_message(json_message=move_request(task))
+            dispatcher.utter_message(json_message=move_request(task, language_of(tracker)))
             return [FollowupAction(ACTION_LISTEN)]
         text = tracker.latest_message.get("text") or ""
         under_way = current_types(tracker) if form_is_active(tracker) else []
         if task == "status" and under_way:
             # "How long will it take?" mid-request: answer it and keep the request.
-            dispatcher.utter_message(text=f"Your {labels(under_way)} request isn't filed yet, so it has no status. "
-                                     "Once it is, you get a reference, and we must answer within one month.")
+            dispatcher.utter_message(text=t(tracker, "request.status.not_filed_yet", labels=labels(tracker, under_way)))
             return []
         if task == "status":
             verified = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
-            dispatcher.utter_message(text="Here are your requests." if verified else
-                                     "I can look up your requests once I've checked your email address.")
+            dispatcher.utter_message(text=t(tracker, "request.status.here") if verified else
+                                     t(tracker, "request.status.verify_first"))
             return [*reset_slots(tracker), SlotSet("requested_slot", None), SlotSet("task", "status")]
         types = types_for_start(text, RequestType(task))
         if under_way:
@@ -74,17 +73,16 @@ class ActionStartTask(Action):
         if not types:
             # Every type it named was negated ("I do NOT want you to delete anything"): nothing to file.
             refused = negated_types(text) or [RequestType(task)]
-            dispatcher.utter_message(text=f"OK, I won't file a {labels(refused)} request. I can also send you a "
-                                     "copy of your data, correct it, export it or stop marketing emails: just say which.")
+            dispatcher.utter_message(text=t(tracker, "request.refused", labels=labels(tracker, refused)))
             return [FollowupAction(ACTION_LISTEN)]
         if len(types) == 1:
-            opening = f"I can file that for you: **{types[0].label}**."
+            opening = t(tracker, "request.opening_one", label=label(tracker, types[0]))
         else:
-            opening = "I can file these for you, one request each:\n" + "\n".join(f"- {k.label}" for k in types)
+            opening = "\n".join([t(tracker, "request.opening_several"),
+                                 *(t(tracker, "request.opening_item", label=label(tracker, k)) for k in types)])
         if sounds_like_complaint(text):
             # A complaint that comes with a request: the request goes ahead, and a person is offered.
-            opening = ("I'm sorry about this. If you'd like a person from IMAGO's privacy team to look at your "
-                       "complaint, say \"talk to a person\" at any time.\n\n" + opening)
+            opening = t(tracker, "request.opening_complaint") + "\n\n" + opening
         dispatcher.utter_message(text=opening)
         # A fresh start; requested_slot cleared so the opening message fills no slot.
         return [*reset_slots(tracker), SlotSet("requested_slot", None), *type_slots(types, task)]
@@ -93,12 +91,12 @@ class ActionStartTask(Action):
     def _switch(dispatcher: CollectingDispatcher, tracker: Tracker, before: Sequence[RequestType],
                 after: List[RequestType], task: str) -> List:
         if after == list(before):
-            dispatcher.utter_message(text=f"That's already what I'm doing: your {labels(after)} request.")
+            dispatcher.utter_message(text=t(tracker, "request.switch_same", labels=labels(tracker, after)))
         elif set(before) <= set(after):
-            dispatcher.utter_message(text=f"OK, I've added that: I'll file {labels(after)} requests.")
+            dispatcher.utter_message(text=t(tracker, "request.switch_added", labels=labels(tracker, after)))
         else:
-            dispatcher.utter_message(text=f"OK, I've changed your request to **{labels(after)}** "
-                                     f"(instead of {labels(before)}). Nothing was filed for {labels(before)}.")
+            dispatcher.utter_message(text=t(tracker, "request.switch_changed", after=labels(tracker, after),
+                                            before=labels(tracker, before)))
         events = [*type_slots(after, task), SlotSet("confirmation", None), SlotSet("reprompted", None)]
         if RequestType.CORRECTION not in after:
             events.append(SlotSet("correction_details", None))

@@ -11,6 +11,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.language import language_of, short, status_text, t
 from actions.request_form.common import reset_slots
 from imago_core.identity.codes import (
     get_verifier,
@@ -31,18 +32,20 @@ class ActionShowStatus(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
         email = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
         if not email:
-            dispatcher.utter_message(text="I couldn't confirm your email address, so I can't show any requests.")
+            dispatcher.utter_message(text=t(tracker, "request.status.unverified"))
             return reset_slots()
         views = await asyncio.to_thread(refreshed_requests, email, tracker.sender_id)
         if not views:
-            dispatcher.utter_message(text=f"I found no requests for {mask_email(email)}.")
+            dispatcher.utter_message(text=t(tracker, "request.status.none", address=mask_email(email)))
             return reset_slots()
-        lines = [f"Requests for {mask_email(email)}:"]
+        lines, language = [t(tracker, "request.status.head", address=mask_email(email))], language_of(tracker)
         for view in views:
-            lines.append(
-                f"- **{view.reference}** {view.request_type.short}: {view.status.value}"
-                + (f", due by {format_date(view.due_at)}" if view.status.is_open else "")
-            )
+            fields = {"reference": view.reference, "type": short(tracker, view.request_type),
+                      "status": status_text(tracker, view.status)}
+            if view.status.is_open:
+                lines.append(t(tracker, "request.status.open", due=format_date(view.due_at, language), **fields))
+            else:
+                lines.append(t(tracker, "request.status.closed", **fields))
         dispatcher.utter_message(text="\n".join(lines))
         return reset_slots()
 

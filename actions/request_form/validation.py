@@ -14,6 +14,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.address_locked import say_address_locked
 from actions.handoff_actions import person_was_offered
+from actions.language import language_of, t
 from actions.request_form.common import (
     CHITCHAT_INTENTS,
     CODE_MASK,
@@ -52,7 +53,6 @@ from imago_core.requests.flow import (
 )
 from imago_core.settings import get_settings
 from imago_core.storage.models import RequestType
-from imago_core.texts import text as text_for
 
 logger = logging.getLogger(__name__)
 
@@ -132,23 +132,20 @@ class ValidateRequestForm(FormValidationAction):
             return {"email": None}
         email = extract_email(str(value or ""))
         if email is None:
-            dispatcher.utter_message(
-                text="That doesn't look like an email address. Please type it like name@example.com, or say \"cancel\"."
-            )
+            dispatcher.utter_message(text=t(tracker, "request.email_invalid"))
             return {"email": None, "reprompted": True}
         return await self._send_code(dispatcher, tracker, email)
 
     async def _send_code(self, dispatcher: CollectingDispatcher, tracker: Tracker, email: str,
                          lead: str = "") -> Dict[Text, Any]:
         result = await asyncio.to_thread(get_verifier().request_code, tracker.sender_id, email,
-                                         client_address(tracker))
+                                         client_address(tracker), language_of(tracker))
         if result.status is SendStatus.SENT:
             dispatcher.utter_message(
                 # The same words whether or not the address's own ceiling held the mail back:
                 # true either way, and they reveal nothing about anyone else asking.
-                text=f"{lead}I've sent a 6-digit code to {mask_email(email)} if it can take one (an address gets "
-                "only a few codes in 15 minutes, whoever asks). Please type it here; it's valid for "
-                f"{get_settings().code_ttl_minutes} minutes. Didn't get it? Say \"new code\". Say \"cancel\" to stop."
+                text=lead + t(tracker, "request.code_sent", address=mask_email(email),
+                              minutes=get_settings().code_ttl_minutes)
             )
             return {"email": email, "otp_code": None, "reprompted": True}
         if result.status is SendStatus.ADDRESS_LOCKED:
@@ -157,15 +154,12 @@ class ValidateRequestForm(FormValidationAction):
             return say_address_locked(dispatcher, result.retry_at)
         if result.status is SendStatus.RATE_LIMITED:
             dispatcher.utter_message(
-                text=f"{lead}You've asked for several codes in a short time, so I can't send another one yet. "
-                f"Please try again after {result.retry_at:%H:%M} UTC on {format_date(result.retry_at)}. "
-                "Say \"cancel\" to stop for now."
+                text=lead + t(tracker, "request.code_rate_limited", time=f"{result.retry_at:%H:%M}",
+                              date=format_date(result.retry_at, language_of(tracker)))
             )
         else:
             dispatcher.utter_message(
-                text=f"{lead}Sorry, I couldn't send the email just now (our mail service didn't accept it). "
-                "This did not count against your code limit. Please type your email address again to retry, "
-                "or say \"cancel\"."
+                text=lead + t(tracker, "request.code_mail_failed")
             )
         return {"email": None, "otp_code": None, "reprompted": True}
 
@@ -181,7 +175,7 @@ class ValidateRequestForm(FormValidationAction):
             # A corrected address: verification restarts for it (the old code is invalidated
             # by the new send, and the send limits apply as always).
             return await self._send_code(dispatcher, tracker, typed_email,
-                                         lead=f"OK, I'll use {mask_email(typed_email)} instead. ")
+                                         lead=t(tracker, "request.use_instead", address=mask_email(typed_email)))
         if code is None and wants_email_change(text):
             return {"email": None, "otp_code": None}  # the form asks for the address again
         if email and code is None and (RESEND.search(text) or typed_email):
@@ -190,23 +184,21 @@ class ValidateRequestForm(FormValidationAction):
             return {"otp_code": None}
         if code is None:
             dispatcher.utter_message(
-                text="The code is 6 digits, like 123456. Please type it, say \"new code\" for another one, or \"cancel\"."
+                text=t(tracker, "request.code_format")
             )
             return {"otp_code": None, "reprompted": True}
         result = await asyncio.to_thread(get_verifier().check_code, tracker.sender_id, email, code)
         if result.status is CheckStatus.VERIFIED:
-            dispatcher.utter_message(text="Thanks, your email address is verified.")
+            dispatcher.utter_message(text=t(tracker, "request.code_verified"))
             return {"otp_code": CODE_MASK, "verified_email": mask_email(email), "reverify": None}
         if result.status is CheckStatus.ADDRESS_LOCKED:
             return say_address_locked(dispatcher, result.locked_until)
         messages = {
-            CheckStatus.WRONG: f"That code isn't right. You have {result.attempts_left} "
-            f"{'try' if result.attempts_left == 1 else 'tries'} left. Please type the code again.",
-            CheckStatus.EXPIRED: "That code has expired. Say \"new code\" and I'll send a fresh one, or \"cancel\".",
-            CheckStatus.LOCKED: "That was the fifth wrong code, so it no longer works. Say \"new code\" for a "
-            "fresh one, or \"cancel\".",
-            CheckStatus.NO_CODE: "There's no valid code for this conversation any more. Say \"new code\" for a "
-            "fresh one, or \"cancel\".",
+            CheckStatus.WRONG: t(tracker, "request.code_wrong_one" if result.attempts_left == 1 else "request.code_wrong",
+                                 left=result.attempts_left),
+            CheckStatus.EXPIRED: t(tracker, "request.code_expired"),
+            CheckStatus.LOCKED: t(tracker, "request.code_locked"),
+            CheckStatus.NO_CODE: t(tracker, "request.code_none"),
         }
         dispatcher.utter_message(text=messages[result.status])
         return {"otp_code": None, "reprompted": True}
@@ -217,10 +209,10 @@ class ValidateRequestForm(FormValidationAction):
             return {"correction_details": None}
         details = " ".join(str(value or "").replace("\x00", "").split())  # PostgreSQL text refuses NUL
         if len(details) < 5:
-            dispatcher.utter_message(text="Please tell me what is wrong and what it should be, in a sentence.")
+            dispatcher.utter_message(text=t(tracker, "request.details_short"))
             return {"correction_details": None, "reprompted": True}
         if len(details) > MAX_DETAILS:
-            dispatcher.utter_message(text=f"That's a bit long: please keep it under {MAX_DETAILS} characters.")
+            dispatcher.utter_message(text=t(tracker, "request.details_long", limit=MAX_DETAILS))
             return {"correction_details": None, "reprompted": True}
         return {"correction_details": details}
 
@@ -236,22 +228,21 @@ class ValidateRequestForm(FormValidationAction):
             typed_email = extract_email(text)
             if typed_email:
                 events.update(await self._send_code(dispatcher, tracker, typed_email,
-                                                    lead=f"OK, I'll use {mask_email(typed_email)} instead. "))
+                                                    lead=t(tracker, "request.use_instead",
+                                                           address=mask_email(typed_email))))
             return events
         if wants_details_change(text):
             if RequestType.CORRECTION in current_types(tracker):
                 return {"correction_details": None, "confirmation": None}
-            dispatcher.utter_message(text="There are no details to change for this request. "
-                                     "Shall I file it? Say yes to file it, or no to cancel.")
+            dispatcher.utter_message(text=t(tracker, "request.no_details"))
             return {"confirmation": None, "reprompted": True}
         if YES.search(text) or (intent == "affirm" and not QUESTION.search(text)):
             stale = await asyncio.to_thread(deletion_proof_stale, tracker)
             if stale:
                 # A deletion can't be undone: the address is proved again, with a code sent now.
-                answer = await self._send_code(dispatcher, tracker, stale, lead=text_for(
-                    "deletion_fresh_code", minutes=minutes_of(DELETION_PROOF_MAX_AGE)) + " ")
+                answer = await self._send_code(dispatcher, tracker, stale, lead=t(
+                    tracker, "request.deletion_fresh_code", minutes=minutes_of(DELETION_PROOF_MAX_AGE)) + " ")
                 return {**answer, "confirmation": None, "reverify": True}
             return {"confirmation": "yes"}
-        dispatcher.utter_message(text="Shall I file it? Say yes to file it, or no to cancel. You can also say "
-                                 "\"change the email\" or ask me a question first.")
+        dispatcher.utter_message(text=t(tracker, "request.confirm_hint"))
         return {"confirmation": None, "reprompted": True}

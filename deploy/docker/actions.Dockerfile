@@ -20,6 +20,8 @@ COPY rasa_sdk_plugins/ rasa_sdk_plugins/
 # hadolint ignore=DL3013
 RUN pip install --no-cache-dir ".[postgres]"
 COPY data/policy/ data/policy/
+# Every text a visitor reads, per language (imago_core/language/texts.py).
+COPY data/texts/ data/texts/
 
 RUN useradd --uid 10001 --home-dir /app --no-create-home imago
 USER 10001

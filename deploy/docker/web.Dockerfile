@@ -24,6 +24,8 @@ COPY rasa_sdk_plugins/ rasa_sdk_plugins/
 RUN pip install --no-cache-dir --no-deps . \
  && pip install --no-cache-dir "SQLAlchemy>=1.4,<1.5" "python-dotenv>=1.0" "python-dateutil>=2.8" "requests>=2.28" "PyYAML>=6,<7"
 COPY data/policy/ data/policy/
+# Every text a visitor reads, per language (imago_core/language/texts.py).
+COPY data/texts/ data/texts/
 COPY web/ web/
 COPY --from=widget /web/node_modules/socket.io-client/dist/socket.io.min.js web/vendor/socket.io.min.js
 

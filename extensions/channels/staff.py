@@ -26,6 +26,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from extensions import peer_watch
 
+from imago_core.language.texts import language_label, text
 from imago_core.handoff.escalations import get_escalation, list_escalations, set_escalation_status, transcript_from_events
 from imago_core.storage.models import EscalationStatus
 from imago_core.identity.client_address import clean_text, resolve_client, trusted_networks
@@ -36,7 +37,8 @@ logger = logging.getLogger(__name__)
 PAGE = Path(__file__).resolve().parents[2] / "web" / "staff" / "index.html"
 MAX_REPLY = 4000
 MAX_FAILURES_PER_MINUTE = 10
-BACK_MESSAGE = "You're back with the IMAGO privacy assistant. Ask me anything about the privacy policy or your data."
+# Told to the visitor, in their language, when staff hand the conversation back.
+BACK_MESSAGE = text("en", "handoff.back")
 
 
 class StaffAuth:
@@ -89,6 +91,7 @@ def _staff_only(handler):
 def _summary(row) -> Dict[str, Any]:
     return {"reference": row.reference, "conversation_id": row.conversation_id, "channel": row.channel,
             "reason": row.reason, "status": row.status.value, "verified_email": row.verified_email,
+            "language": row.language or "en", "language_label": language_label(row.language),
             "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat()}
 
 
@@ -169,10 +172,11 @@ class StaffConsoleInput(InputChannel):
 
     @_staff_only
     async def _handback(self, request: Request, actor: str, row) -> HTTPResponse:
-        await self._deliver(request, row.channel, row.conversation_id, BACK_MESSAGE,
+        back = text(row.language or "en", "handoff.back")
+        await self._deliver(request, row.channel, row.conversation_id, back,
                             # action_listen: the visitor's next message starts a normal turn,
                             # so the rules match again (messages typed while paused had none).
-                            ConversationResumed(), BotUttered(BACK_MESSAGE), ActionExecuted(ACTION_LISTEN_NAME))
+                            ConversationResumed(), BotUttered(back), ActionExecuted(ACTION_LISTEN_NAME))
         await asyncio.to_thread(set_escalation_status, row.reference, EscalationStatus.HANDED_BACK,
                                 f"staff:{actor}")
         return response.json({"ok": True})

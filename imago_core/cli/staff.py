@@ -24,6 +24,7 @@ from sqlalchemy import select
 from imago_core import service  # noqa: F401 - registers what the outbox delivers
 from imago_core.delivery.loop import run_forever
 from imago_core.delivery.outbox import deliver_pending
+from imago_core.delivery.tickets.zendesk_health import current_attention
 from imago_core.identity.safe_text import printable
 from imago_core.requests.deadlines import format_date
 from imago_core.requests.erasure import ErasureFailed
@@ -88,8 +89,6 @@ def _type(value: str) -> RequestType:
 
 def _backend_attention() -> None:
     """The ticket backend's own problem (e.g. Zendesk credentials), found by its daily check."""
-    from imago_core.delivery.tickets.zendesk_health import current_attention
-
     problem = current_attention()
     if problem:
         print(f"ATTENTION ticket backend: {problem}")

@@ -50,7 +50,7 @@ def transcript_from_events(events: Iterable[Dict[str, Any]]) -> List[Dict[str, A
 
 
 def create_escalation(conversation_id: str, channel: str, reason: str, events: Iterable[Dict[str, Any]],
-                      verified_email: Optional[str]) -> Escalation:
+                      verified_email: Optional[str], language: Optional[str] = None) -> Escalation:
     transcript = transcript_from_events(events)
     open_requests = []
     if verified_email:
@@ -66,6 +66,7 @@ def create_escalation(conversation_id: str, channel: str, reason: str, events: I
         )).scalar_one_or_none()
         if existing is not None:  # asking twice does not queue twice
             existing.transcript, existing.updated_at = json.dumps(transcript), utcnow()
+            existing.language = language or existing.language
             return existing
         # Recorded first, filed by the delivery loop with retries (the local backend
         # needs no ticket: the staff console reads this table).
@@ -73,6 +74,7 @@ def create_escalation(conversation_id: str, channel: str, reason: str, events: I
         row = Escalation(reference="ESC-" + new_reference()[4:], conversation_id=conversation_id, channel=channel,
                          reason=reason, verified_email=verified_email, open_requests=json.dumps(open_requests),
                          transcript=json.dumps(transcript), status=EscalationStatus.WAITING, backend=backend,
+                         language=language,
                          delivery_state=DeliveryState.NOT_NEEDED if backend == "local" else DeliveryState.PENDING,
                          next_attempt_at=None if backend == "local" else utcnow())
         session.add(row)

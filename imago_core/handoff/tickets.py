@@ -18,6 +18,7 @@ from imago_core.delivery.tickets.base import (
 )
 from imago_core.storage import audit
 from imago_core.storage.db import session_scope
+from imago_core.language.texts import language_label
 from imago_core.storage.models import Escalation
 
 
@@ -30,6 +31,7 @@ def escalation_draft(row: Escalation) -> TicketDraft:
         reference=row.reference, request_type="escalation", requester_email=row.verified_email or "",
         subject=f"[{row.reference}] Conversation escalated to the privacy team ({row.reason})",
         body=f"Channel: {row.channel}\nConversation: {row.conversation_id}\n"
+             f"Visitor's language (answer in it): {language_label(row.language)}\n"
              f"Verified address: {row.verified_email or '(not verified)'}\n\nOpen requests:\n{requests_text}\n\n"
              f"Transcript (one-time codes masked):\n{transcript}\n",
         tags=["privacy-escalation"])

@@ -36,6 +36,7 @@ from sqlalchemy import case, delete, select, update
 from imago_core.identity.address_budget import FailureBudget
 from imago_core.identity.address_ceiling import AddressMailCeiling
 from imago_core.identity.client_address import chat_client
+from imago_core.language.texts import bilingual, text
 from imago_core.mail import Mailer, MailError, mailer_from_settings
 from imago_core.settings import get_settings
 from imago_core.storage import audit
@@ -167,7 +168,8 @@ class Verifier:
             return None
         return hmac.new(self._secret, b"client|" + network.encode(), hashlib.sha256).hexdigest()
 
-    def request_code(self, conversation_id: str, email: str, client_address: Optional[str] = None) -> SendResult:
+    def request_code(self, conversation_id: str, email: str, client_address: Optional[str] = None,
+                     language: str = "en") -> SendResult:
         """Sends a new code (invalidating any outstanding one) unless a limit is hit.
 
         The visitor's own limits (this conversation, this client) answer RATE_LIMITED
@@ -204,7 +206,7 @@ class Verifier:
             audit.record("code_held_back", conversation_id=conversation_id, address_key=key)
             return SendResult(SendStatus.SENT)
         try:
-            self.mailer.send(email, "Your IMAGO privacy verification code", self._mail_body(code))
+            self.mailer.send(email, code_mail_subject(language), self._mail_body(code, language))
         except MailError:
             with session_scope() as session:  # release the slot: a failed send does not count
                 session.execute(update(OneTimeCode).where(OneTimeCode.id == code_id).values(invalidated_at=now))
@@ -214,15 +216,11 @@ class Verifier:
         audit.record("code_sent", conversation_id=conversation_id, address_key=key)
         return SendResult(SendStatus.SENT)
 
-    def _mail_body(self, code: str) -> str:
+    def _mail_body(self, code: str, language: str = "en") -> str:
+        """In the visitor's language with the English below it (data/texts/<language>.yml)."""
         minutes = int(self.code_ttl.total_seconds() // 60)
-        return (
-            f"Your verification code is: {code}\n\n"
-            f"Type it in the IMAGO privacy assistant chat. It is valid for {minutes} minutes "
-            "and can be used once.\n\n"
-            "If you did not ask for this code, you can ignore this message: nothing happens "
-            "without the code.\n\n-- IMAGO Privacy Assistant\n"
-        )
+        body = bilingual(language, "mail.code.body", code=code, minutes=minutes)
+        return f"{body}\n\n{text(language, 'mail.signature')}\n"
 
     @staticmethod
     def _invalidate_outstanding(session, conversation_id: str, now: datetime) -> None:
@@ -368,6 +366,12 @@ def client_network(address: Optional[str]) -> Optional[str]:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     # An IPv4 /24, not the single address (issue 23, finding 3: address_ceiling.py says why).
     return str(ipaddress.ip_network(f"{mapped or ip}/24", strict=False))
+
+
+def code_mail_subject(language: str = "en") -> str:
+    """"你的 IMAGO 私隱驗證碼 / Your IMAGO privacy verification code"."""
+    own, english = text(language, "mail.code.subject"), text("en", "mail.code.subject")
+    return own if own == english else f"{own} / {english}"
 
 
 def verifier_from_settings() -> Verifier:

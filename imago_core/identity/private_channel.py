@@ -9,35 +9,32 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional
 
+from imago_core.language.texts import text
+
 SHARED = "shared"
 MOVE_KEY = "imago_move_private"  # custom JSON the RocketChat connector acts on
-
-TASK_WORDS = {
-    "access": "a copy of your data", "deletion": "deleting your data", "correction": "correcting your data",
-    "export": "an export of your data", "marketing_optout": "a marketing opt-out",
-    "status": "the status of your requests",
-}
+# What each request is called in the direct message: texts `private.task.<task>`.
+TASKS = ("access", "deletion", "correction", "export", "marketing_optout", "status")
 
 
 def in_shared_room(metadata: Optional[Mapping[str, Any]]) -> bool:
     return bool(metadata) and metadata.get("room_kind") == SHARED
 
 
-def move_request(task: str) -> Dict[str, Any]:
+def move_request(task: str, language: str = "en") -> Dict[str, Any]:
     """The custom JSON that asks the connector to continue `task` in a direct message.
 
     The connector posts `moved_text` in the shared room only once the direct message
     exists, and `failed_text` if it could not be opened; `dm_text` opens the direct
-    message, with a button that starts the same request there.
+    message, with a button (`button_text`) that starts the same request there. All in
+    the visitor's language (data/texts/<language>.yml).
     """
+    about = text(language, f"private.task.{task}" if task in TASKS else "private.task.other")
     return {MOVE_KEY: {
         "task": task,
         "intent": f"/request_{task}",
-        "moved_text": "Other people can read this room, so I won't ask for your email address or a code "
-                      "here. I've sent you a direct message; let's continue there.",
-        "failed_text": "Other people can read this room, so I can't take a privacy request here, and I "
-                       "couldn't open a direct message with you. Please write to me in a direct message, "
-                       "or use the chat on IMAGO's website.",
-        "dm_text": f"You asked me about {TASK_WORDS.get(task, 'a privacy request')} in a shared room. "
-                   "Only you can read this conversation. Press the button (or tell me again) to continue.",
+        "moved_text": text(language, "private.moved"),
+        "failed_text": text(language, "private.failed"),
+        "dm_text": text(language, "private.dm", task=about),
+        "button_text": text(language, "private.continue"),
     }}

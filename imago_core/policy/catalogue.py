@@ -13,6 +13,8 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
+from imago_core.language import ANSWERED, DEFAULT
+from imago_core.language.texts import text
 from imago_core.settings import PROJECT_ROOT
 
 POLICY_DIR = PROJECT_ROOT / "data" / "policy"
@@ -30,17 +32,26 @@ class Topic:
     covers: str
     grounds: Tuple[str, ...]
     answer: str
+    # Other languages: language -> (section title, answer), from answers.<language>.yml.
+    translations: Tuple[Tuple[str, Tuple[str, str]], ...] = ()
 
     @property
     def intent(self) -> str:
         return intent_for(self.id)
 
-    def link(self, policy_url: str) -> str:
-        return f"[{self.title}]({policy_url}#{self.id})"
+    def title_in(self, language: str = DEFAULT) -> str:
+        return dict(self.translations).get(language, (self.title, self.answer))[0]
 
-    def render(self, policy_url: str) -> str:
+    def answer_in(self, language: str = DEFAULT) -> str:
+        return dict(self.translations).get(language, (self.title, self.answer))[1]
+
+    def link(self, policy_url: str, language: str = DEFAULT) -> str:
+        return f"[{self.title_in(language)}]({policy_url}#{self.id})"
+
+    def render(self, policy_url: str, language: str = DEFAULT) -> str:
         """The answer as the visitor sees it: plain words, then the section link."""
-        return f"{self.answer.strip()}\n\nSource: {self.link(policy_url)}"
+        source = text(language, "policy.source", link=self.link(policy_url, language))
+        return f"{self.answer_in(language).strip()}\n\n{source}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,10 @@ class Catalogue:
         meta = yaml.safe_load((directory / "topics.yml").read_text(encoding="utf-8"))
         policy_text = (directory / meta["policy"]).read_text(encoding="utf-8")
         answers = yaml.safe_load((directory / "answers.yml").read_text(encoding="utf-8"))
+        translated = {
+            language: yaml.safe_load((directory / f"answers.{language}.yml").read_text(encoding="utf-8")) or {}
+            for language in ANSWERED if language != DEFAULT
+        }
         topics = []
         for entry in meta["topics"]:
             if entry["id"] not in answers:
@@ -76,6 +91,10 @@ class Catalogue:
                     covers=entry.get("covers", ""),
                     grounds=tuple(entry.get("grounds", [])),
                     answer=answers[entry["id"]],
+                    translations=tuple(
+                        (language, (by_id[entry["id"]]["title"], by_id[entry["id"]]["answer"]))
+                        for language, by_id in translated.items() if entry["id"] in by_id
+                    ),
                 )
             )
         unknown = set(answers) - {t.id for t in topics}

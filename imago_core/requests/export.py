@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from imago_core.identity.redaction import mask_code_like, redact_all
+from imago_core.language.texts import bilingual, text
 from imago_core.mail import Mailer, MailError, mailer_from_settings
 from imago_core.requests.erasure import conversations_of
 from imago_core.settings import ConfigError
@@ -96,35 +97,29 @@ def build_export(email: str, now: Optional[datetime] = None, tracker_engine: Opt
         }
 
 
-def mail_export(email: str, reference: str, mailer: Optional[Mailer] = None) -> None:
+def mail_export(email: str, reference: str, mailer: Optional[Mailer] = None, language: str = "en") -> None:
     export = build_export(email)
-    body = (
-        f"You asked for a copy of your data (request {reference}).\n\n"
-        "Attached is everything the IMAGO privacy assistant itself holds about this address, as JSON: "
-        "your conversations with the assistant (one-time codes masked), your requests and their status, "
-        "and any hand-over to our staff.\n\n"
-        "The privacy team answers the request for IMAGO's other systems separately, within one month.\n\n"
-        "-- IMAGO Privacy Assistant\n"
-    )
+    # In the visitor's language with the English below it (data/texts/<language>.yml).
+    body = f"{bilingual(language, 'mail.export.body', reference=reference)}\n\n{text(language, 'mail.signature')}\n"
+    subject, english = (text(language, "mail.export.subject", reference=reference),
+                        text("en", "mail.export.subject", reference=reference))
     attachment = (f"imago-assistant-data-{reference}.json", json.dumps(export, indent=2).encode("utf-8"),
                   "application/json")
-    (mailer or mailer_from_settings()).send(email, f"Your data held by the IMAGO privacy assistant ({reference})",
+    (mailer or mailer_from_settings()).send(email, subject if subject == english else f"{subject} / {english}",
                                             body, [attachment])
 
 
 def after_request_filed(request_type: RequestType, reference: str, email: str, duplicate: bool,
-                        mailer: Optional[Mailer] = None) -> Optional[str]:
+                        mailer: Optional[Mailer] = None, language: str = "en") -> Optional[str]:
     """Mails the export for a newly filed access or export request; returns the
     sentence that tells the visitor what happened (None for other requests)."""
     if request_type not in EXPORTED_TYPES or duplicate:
         return None
     try:
-        mail_export(email, reference, mailer)
+        mail_export(email, reference, mailer, language)
     except (MailError, ConfigError, conversation_store.TrackerStoreMissing) as exc:
         # Without the tracker store the copy would lack the conversations: none is sent.
         audit.record("assistant_export_failed", detail={"reference": reference, "why": type(exc).__name__})
-        return ("I couldn't email you the copy of what this chat assistant holds about you just now; "
-                "the privacy team will include it in their answer.")
+        return text(language, "request.export_failed")
     audit.record("assistant_export_mailed", detail={"reference": reference})
-    return ("I've also emailed you a machine-readable copy (JSON) of what this chat assistant holds about you: "
-            "your conversations with it, your requests and any hand-over to staff.")
+    return text(language, "request.export_mailed")

@@ -60,7 +60,8 @@ class RequestView:
 
 def record_request(email: str, request_type: RequestType, details: Optional[str], channel: Optional[str],
                    conversation_id: Optional[str], backend: str = "local",
-                   now: Optional[datetime] = None, address_key: Optional[str] = None) -> RequestView:
+                   now: Optional[datetime] = None, address_key: Optional[str] = None,
+                   language: Optional[str] = None) -> RequestView:
     """Records a request, or returns the open one of the same type for the address.
 
     Atomic: the insert carries the open-request key, which the database keeps unique,
@@ -80,7 +81,7 @@ def record_request(email: str, request_type: RequestType, details: Optional[str]
                     reference=new_reference(), request_type=request_type, email=email,
                     details=details, channel=channel, conversation_id=conversation_id,
                     received_at=now, due_at=due_date(now), status=RequestStatus.RECEIVED,
-                    status_changed_at=now, backend=backend, open_key=key,
+                    status_changed_at=now, backend=backend, open_key=key, language=language,
                     delivery_state=DeliveryState.NOT_NEEDED if backend == "local" else DeliveryState.PENDING,
                     next_attempt_at=None if backend == "local" else now,
                 )

@@ -148,6 +148,8 @@ class PrivacyRequest(Base):
     # The ticket text, fixed when the request is recorded: a retry sends the same body
     # under the same idempotency key (Zendesk refuses a changed one).
     ticket_body = Column(Text)
+    # The language the visitor wrote in (en, zh-Hant, zh-Hans): the team answers in it.
+    language = Column(String(16))
     # Filed without a requester because theirs is suspended in the backend.
     filed_without_requester = Column(Boolean, default=False)
     # Why the privacy team must look at this request (suspended requester, ticket gone), or None.
@@ -212,6 +214,7 @@ class Escalation(Base):
     reason = Column(String(64), nullable=False)  # asked | urgent | not understood
     verified_email = Column(String(320))
     open_requests = Column(Text)  # JSON list of {reference, type, status, due}
+    language = Column(String(16))  # the visitor's language (en, zh-Hant, zh-Hans)
     transcript = Column(Text, nullable=False)  # JSON list of {who, text, at}
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     status = Column(_enum(EscalationStatus), nullable=False, default=EscalationStatus.WAITING)

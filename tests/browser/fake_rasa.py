@@ -51,6 +51,9 @@ OPTIONS = [
 ]
 RETENTION_REPLY = "We keep chat transcripts for 30 days and account data while your contract runs."
 ERASURE_REPLY = "I can file an erasure request for you. What is your e-mail address?"
+# A Traditional Chinese answer quoting the English policy, as the assistant answers.
+CHINESE_REPLY = ('我們不會把你的個人資料出售給外間機構。政策原文："We will never, ever provide or sell personal data"。'
+                 "\n\n出處：[出售個人資料](/policy#data-sale)")
 
 
 def reply_for(message: str) -> List[Dict[str, Any]]:
@@ -69,6 +72,8 @@ def reply_for(message: str) -> List[Dict[str, Any]]:
         return split_text(RETENTION_REPLY)
     if text == "/request_erasure":
         return split_text(ERASURE_REPLY)
+    if text == "你哋會唔會賣我嘅資料？":
+        return split_text(CHINESE_REPLY)
     if lowered == "split":
         return split_text("First part.\n\nSecond part.")
     return split_text(f"You said: {text}")

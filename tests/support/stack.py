@@ -81,6 +81,8 @@ class Stack:
                "tracker_store:\n  type: extensions.tracker_store.RedactingSQLTrackerStore\n"
                f"  dialect: sqlite\n  db: {self.workdir / 'tracker.db'}\n")
             + (self.lock_store_yaml or "")
+            # Replies in the visitor's language, as endpoints.yml configures them.
+            + "nlg:\n  type: extensions.nlg.LanguageNLG\n"
         )
         env = self.env()
         log_rasa = open(self.workdir / "rasa.log", "wb")

@@ -171,6 +171,6 @@ class RocketChatBot(OutputChannel):
         intent = move.get("intent")
         body: Dict[Text, Any] = {"text": move.get("dm_text") or TEXTS["move_direct_greeting"]}
         if isinstance(intent, str) and intent.startswith("/"):
-            body["attachments"] = [{"actions": [button(TEXTS["move_continue_button"], intent)]}]
+            body["attachments"] = [{"actions": [button(move.get("button_text") or TEXTS["move_continue_button"], intent)]}]
         await self.client.post_message(direct, body)
         return True

@@ -37,6 +37,7 @@ from imago_core.storage.models import AuditEvent
 from .base import BackendAuthError, PermanentBackendError, TicketBackend, TransientBackendError
 from .zendesk import ZendeskBackend
 from .zendesk_auth import OAuthTokenPair
+from .factory import create_backend
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +130,6 @@ def run_daily(stop: threading.Event, interval: timedelta = CHECK_INTERVAL,
     """At start, then every `interval` (every `recheck` while there is a problem), until
     `stop` is set (a background job)."""
     if backend_factory is None:
-        from .factory import create_backend
-
         backend_factory = create_backend
     while not stop.is_set():
         wait = interval
