@@ -173,6 +173,9 @@ class Settings:
     action_server_token: Optional[str] = field(repr=False, default=None)
     rest_token: Optional[str] = field(repr=False, default=None)
     trusted_proxies: str = ""  # comma-separated addresses/networks allowed to set X-Forwarded-For
+    # The legal regimes whose clocks every request starts (imago_core/requests/clocks/);
+    # checked at start-up by imago_core.service, so a misspelt name stops the server.
+    regimes: str = "gdpr,pdpo"
 
     @property
     def secret_bytes(self) -> bytes:
@@ -260,6 +263,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         action_server_token=_env("ACTION_SERVER_TOKEN", env=env),
         rest_token=_env("REST_TOKEN", env=env),
         trusted_proxies=_env("TRUSTED_PROXIES", "", env),
+        regimes=_env("REGIMES", "gdpr,pdpo", env),
         code_sends_per_client_hour=_env_int("CODE_SENDS_PER_CLIENT_HOUR", 10, env),
         code_sends_per_client_day=_env_int("CODE_SENDS_PER_CLIENT_DAY", 30, env),
         conversation_retention_days=_retention_days("CONVERSATION_RETENTION_DAYS", 30, 1, env),

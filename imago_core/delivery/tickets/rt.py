@@ -48,6 +48,15 @@ STATUS_MAP = {
     "deleted": RequestStatus.REJECTED,
 }
 
+# The other way, for updates: a request's status as RT's default lifecycle names it.
+STATUS_TO_RT = {
+    RequestStatus.RECEIVED: "new",
+    RequestStatus.IN_PROGRESS: "open",
+    RequestStatus.WAITING_FOR_YOU: "stalled",
+    RequestStatus.COMPLETED: "resolved",
+    RequestStatus.REJECTED: "rejected",
+}
+
 
 def rt_date(value: datetime) -> str:
     """RT's "YYYY-MM-DD HH:MM:SS", in UTC (RT reads this format as UTC on create)."""
@@ -178,6 +187,26 @@ class RequestTrackerBackend(TicketBackend):
             log.warning("RT ticket %s has status %r outside RT's default lifecycle", ticket_id, rt_status)
             return RequestStatus.IN_PROGRESS
         return mapped
+
+    def update(self, ref: TicketRef, due_at: Optional[datetime] = None,
+               status: Optional[RequestStatus] = None) -> None:
+        ticket_id = str(ref.external_id)
+        if not ticket_id.isdigit():
+            raise PermanentBackendError(f"RT ticket id must be a number, got {ticket_id!r}")
+        payload: Dict[str, Any] = {}
+        if due_at is not None:
+            payload["Due"] = rt_date(due_at)
+        if status is not None and status in STATUS_TO_RT:
+            payload["Status"] = STATUS_TO_RT[status]
+        if not payload:
+            return
+        response = self._call("PUT", f"ticket/{ticket_id}", f"update ticket {ticket_id}", json=payload)
+        body = self._json(response, f"update ticket {ticket_id}")
+        # RT answers 200 with one message per field, and reports a refused change (an
+        # unknown status in a custom lifecycle) only in those words.
+        for message in body if isinstance(body, list) else []:
+            if "not" in str(message).lower() and "change" in str(message).lower():
+                raise PermanentBackendError(f"RT update ticket {ticket_id}: {str(message)[:120]}")
 
     # --- HTTP ----------------------------------------------------------------
 
