@@ -36,7 +36,7 @@ CONFIRM_BUTTONS = [{"title": "Yes, file it", "payload": "/affirm"}, {"title": "N
 
 
 def filed_message(views) -> str:
-    due = "(one month, as the GDPR requires)"
+    due = "(the earliest legal deadline that applies to it)"
     if len(views) == 1:
         view = views[0]
         if view.duplicate:
@@ -54,6 +54,6 @@ def filed_message(views) -> str:
         else:
             lines.append(f"- {view.request_type.short}: **{view.reference}**, answer due by "
                          f"**{format_date(view.due_at)}**")
-    lines += ["", "We must answer each within one month, as the GDPR requires. Keep the references; "
+    lines += ["", "We must answer each by its date, the earliest legal deadline that applies. Keep the references; "
               "you can ask me for the status at any time."]
     return "\n".join(lines)
