@@ -19,11 +19,13 @@ import argparse
 import hmac
 import logging
 import os
+import pkgutil
 import sys
 from typing import Optional
 
 from rasa_sdk import utils
 from rasa_sdk.endpoint import create_app
+from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
@@ -36,9 +38,23 @@ MIN_TOKEN_LENGTH = 32
 OPEN_PATHS = {"/health"}
 
 
+def _import_submodules(self, package, recursive: bool = True) -> None:
+    """rasa-sdk 3.6's walk, with the package's own prefix. Its pkgutil.walk_packages call
+    has none, so for the subpackage `actions/requests` it imports the top-level `requests`
+    (the HTTP library) and then fails on `actions.requests.__version__`: no action
+    would be registered."""
+    if isinstance(package, str):
+        package = self._import_module(package)
+    if not getattr(package, "__path__", None):
+        return
+    for _loader, name, _is_pkg in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + "."):
+        self._import_module(name)
+
+
 def build_app(token: str, package: str = "actions") -> Sanic:
     if len(token or "") < MIN_TOKEN_LENGTH:
         raise ValueError(f"ACTION_SERVER_TOKEN must be at least {MIN_TOKEN_LENGTH} characters")
+    ActionExecutor._import_submodules = _import_submodules
     app = create_app(package, cors_origins=None)
     expected = token.encode()
 

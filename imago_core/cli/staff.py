@@ -20,6 +20,7 @@ from typing import List, Optional
 from sqlalchemy import select
 
 from imago_core import service  # noqa: F401 - registers what the outbox delivers
+from imago_core.cli import desk
 from imago_core.delivery.loop import run_forever
 from imago_core.delivery.outbox import deliver_pending
 from imago_core.requests.deadlines import format_date
@@ -52,6 +53,8 @@ def _type(value: str) -> RequestType:
 
 
 def cmd_list(args) -> int:
+    if args.format != "table":
+        return desk.print_queue(args)
     with session_scope() as session:
         query = select(PrivacyRequest).order_by(PrivacyRequest.due_at)
         if args.status:
@@ -189,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--status", type=_status)
     listing.add_argument("--type", type=_type)
     listing.add_argument("--overdue", action="store_true", help="open and past the due date")
+    listing.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                         help="json or csv: the desk's queue with its stored deadlines, without addresses")
     listing.set_defaults(func=cmd_list)
 
     show = commands.add_parser("show", help="one request with its audit trail")
@@ -213,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     purging = commands.add_parser("purge", help="remove what is past its retention period, by kind")
     purging.add_argument("--dry-run", action="store_true", help="count only, remove nothing")
     purging.set_defaults(func=cmd_purge)
+    desk.add_commands(commands)
     return parser
 
 
