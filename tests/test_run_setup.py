@@ -54,6 +54,7 @@ def test_per_person_tokens_get_no_shared_one(tmp_path):
 def test_third_party_deprecations_are_hidden_and_ours_are_not(tmp_path):
     code = (
         "import warnings\n"
+        "warnings.filterwarnings('once', category=DeprecationWarning)\n"  # what sanic/app.py does on import
         "warnings.warn_explicit('third-party', DeprecationWarning, 'a.py', 1, module='rasa.core.channels')\n"
         "warnings.warn_explicit('pkg', DeprecationWarning, 'b.py', 1, module='pkg_resources')\n"
         "warnings.warn_explicit('ours', DeprecationWarning, 'c.py', 1, module='imago_core.mail')\n"

@@ -31,7 +31,8 @@ def compose_ticket_body(row: PrivacyRequest) -> str:
         "",
         f"Requester (verified by one-time code): {row.email}",
         f"Received: {row.received_at.isoformat()}",
-        f"Due (GDPR Art. 12(3), one month): {format_date(row.due_at)}",
+        # The ticket's Due field follows the clock (requests/ticket_sync.py); this line is the date at filing.
+        f"Due at filing (the earliest of {(row.regimes or 'gdpr').replace(',', ', ')}): {format_date(row.due_at)}",
         f"Channel: {row.channel or '-'}",
         f"Conversation: {row.conversation_id or '-'}",
         "",

@@ -13,6 +13,23 @@ THIRD_PARTY = (
     "tensorflow", "keras", "jax", "matplotlib", "pyparsing", "google", "absl", "sqlalchemy", "apscheduler",
     "aiohttp", "websockets", "socketio", "engineio", "tensorflow_hub", "tensorflow_addons", "flatbuffers",
 )
-for _module in THIRD_PARTY:
-    for _category in (DeprecationWarning, PendingDeprecationWarning):
-        warnings.filterwarnings("ignore", category=_category, module=_module + r"(\.|$)")
+_add = warnings.filterwarnings
+
+
+def _ours() -> None:
+    for module in THIRD_PARTY:
+        for category in (DeprecationWarning, PendingDeprecationWarning):
+            _add("ignore", category=category, module=module + r"(\.|$)")
+
+
+def _keep_ours_first(*args, **kwargs):
+    """Libraries add filters of their own at import time, in front of ours: sanic/app.py
+    does filterwarnings("once", category=DeprecationWarning), and SQLAlchemy the same for
+    its own. Ours go back in front after each such call (warnings moves a repeated filter
+    instead of adding it twice), so what they would show once stays hidden."""
+    _add(*args, **kwargs)
+    _ours()
+
+
+_ours()
+warnings.filterwarnings = _keep_ours_first

@@ -317,3 +317,50 @@ def test_chat_request_on_the_desk_extended_in_rt_and_mailed_then_completed(chat,
     expect(status).to_contain_text(re.compile("access: completed", re.I))
     assert db_row(stack, reference)["status"] == "completed"
     assert page.errors == [] and chat.console_errors == []
+
+
+def test_json_api_with_bearer_tokens(stack, monkeypatch):
+    import requests
+
+    refs = seed(stack, monkeypatch)
+    api = f"{stack.url}/webhooks/staff/api/requests"
+    auth = {"Authorization": f"Bearer {MARIA}"}
+    assert requests.get(api, timeout=10).status_code == 401
+    assert requests.get(api, headers={"Authorization": "Bearer " + "x" * 40}, timeout=10).status_code == 403
+    listing = requests.get(api, headers=auth, timeout=10).json()
+    item = next(i for i in listing["requests"] if i["reference"] == refs[2])
+    assert {"reference", "type", "status", "received", "due", "regimes", "language", "assignee"} <= set(item)
+    assert item["regimes"] == ["gdpr", "pdpo", "ccpa"] and item["assignee"] == "maria"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", item["due"]) and listing["staff"] == "maria"
+    assert [i["reference"] for i in requests.get(api, params={"type": "correction", "regime": "ccpa"},
+                                                 headers=auth, timeout=10).json()["requests"]] == [refs[2]]
+    csv = requests.get(api, params={"format": "csv"}, headers=auth, timeout=10)
+    assert csv.headers["Content-Type"].startswith("text/csv") and refs[0] in csv.text
+
+    one = f"{api}/{refs[2]}"
+    assert requests.get(f"{api}/PRV-ZZZZZZ", headers=auth, timeout=10).status_code == 404
+    refused = requests.post(f"{one}/extend", json={"reason": ""}, headers=auth, timeout=10)
+    assert refused.status_code == 409 and "reason" in refused.json()["error"]
+    assert requests.post(f"{one}/teleport", json={}, headers=auth, timeout=10).status_code == 404
+    paused = requests.post(f"{one}/pause", json={"question": "Which surname, the old or the new?"}, headers=auth,
+                           timeout=10).json()
+    assert paused["status"] == "waiting for you"
+    assert requests.post(f"{one}/resume", json={}, headers=auth, timeout=10).json()["status"] == "in progress"
+    extended = requests.post(f"{one}/extend", json={"reason": "Two systems."}, headers=auth, timeout=10).json()
+    assert extended["due"] > item["due"]
+    again = requests.post(f"{one}/extend", json={"reason": "Again."}, headers=auth, timeout=10)
+    assert again.status_code == 409 and "extended" in again.json()["error"]
+    assert requests.post(f"{one}/note", json={"text": "checked the CRM"}, headers=auth, timeout=10).ok
+    assert requests.post(f"{one}/assign", json={"assignee": ""}, headers=auth, timeout=10).json()["assignee"] is None
+    detail = requests.get(one, headers=auth, timeout=10).json()
+    events = [e["event"] for e in detail["audit"]]
+    assert ["request_paused", "request_resumed", "request_extended", "request_note", "request_assigned"] == \
+        [e for e in events if e.startswith("request_") and e != "request_recorded"][-5:]
+    assert all(e["actor"] == "staff:maria" for e in detail["audit"] if e["event"].startswith("request_p"))
+    assert f"cal.{seed.tag}@" not in json_dump(detail)  # the address only through /reveal
+
+
+def json_dump(value) -> str:
+    import json
+
+    return json.dumps({k: v for k, v in value.items() if k != "transcript"})
