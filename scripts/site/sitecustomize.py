@@ -12,6 +12,9 @@ THIRD_PARTY = (
     "pkg_resources", "setuptools", "distutils", "rasa", "rasa_sdk", "sanic", "sanic_routing", "sanic_jinja2",
     "tensorflow", "keras", "jax", "matplotlib", "pyparsing", "google", "absl", "sqlalchemy", "apscheduler",
     "aiohttp", "websockets", "socketio", "engineio", "tensorflow_hub", "tensorflow_addons", "flatbuffers",
+    "sanic_cors", "sanic_ext", "ruamel", "pykwalify", "jsonschema", "networkx", "numpy", "scipy", "sklearn",
+    "PIL", "h5py", "tensorflow_text", "tensorflow_probability", "onnx", "onnxruntime", "boto3", "botocore",
+    "redis", "pika", "aio_pika", "kafka", "pymongo", "dask", "prompt_toolkit", "questionary", "tarsafe",
 )
 _add = warnings.filterwarnings
 
