@@ -52,9 +52,11 @@ def clock_of(row: PrivacyRequest) -> Clock:
     if row.status is RequestStatus.IN_PROGRESS:
         clock = clock.start(at, "assistant")
     elif row.status is RequestStatus.WAITING_FOR_YOU:
+        # The question was asked, and told, before the clocks: no mail is owed for it now.
         clock = clock.pause(at, "assistant", "(asked before the clocks were recorded)")
+        clock = clock.notified(at, "assistant", "question")
     elif row.status is RequestStatus.COMPLETED:
-        clock = clock.complete(at, "assistant")
+        clock = clock.complete(at, "assistant").notified(at, "assistant", "completion")
     return clock
 
 

@@ -112,8 +112,8 @@ def _bookkeeping(reference: str, verb: str, actor: str, fields: Dict[str, Any]) 
     with session_scope() as session:
         row = request_by_reference(session, reference)
         if verb == "assign":
-            # Empty unassigns; no name given means "me".
-            assignee = _text(fields.get("assignee", actor), "assignee", required=False)
+            # Empty unassigns; no name given at all means "me" (the token's name).
+            assignee = _text(fields.get("assignee", actor.split(":", 1)[-1]), "assignee", required=False)
             if assignee and len(assignee) > 64:
                 raise DeskError("assignee is longer than 64 characters")
             previous, row.assignee = row.assignee, assignee

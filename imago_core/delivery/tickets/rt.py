@@ -18,6 +18,7 @@ Two RT behaviours to know about:
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Tuple
 
@@ -32,7 +33,7 @@ from .base import (
     RequestStatus,
     ticket_subject,
 )
-from .http import HttpApi
+from .http import EMAIL_LIKE, HttpApi
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,15 @@ STATUS_TO_RT = {
     RequestStatus.COMPLETED: "resolved",
     RequestStatus.REJECTED: "rejected",
 }
+
+
+_RT_REFUSED = re.compile(r"^\s*(could ?n[o']t|permission denied|you (are not|aren't) allowed)|"
+                         r"\b(isn't|is not|not) a valid\b|\binvalid\b", re.IGNORECASE)
+
+
+def safe_message(text: str) -> str:
+    """RT's words, shortened, with anything address-like blanked out (they go to logs)."""
+    return EMAIL_LIKE.sub("<address>", text)[:120]
 
 
 def rt_date(value: datetime) -> str:
@@ -203,10 +213,11 @@ class RequestTrackerBackend(TicketBackend):
         response = self._call("PUT", f"ticket/{ticket_id}", f"update ticket {ticket_id}", json=payload)
         body = self._json(response, f"update ticket {ticket_id}")
         # RT answers 200 with one message per field, and reports a refused change (an
-        # unknown status in a custom lifecycle) only in those words.
+        # unknown status in a custom lifecycle, no right to modify) only in those words.
+        # ("Due changed from Not set to ..." is a success.)
         for message in body if isinstance(body, list) else []:
-            if "not" in str(message).lower() and "change" in str(message).lower():
-                raise PermanentBackendError(f"RT update ticket {ticket_id}: {str(message)[:120]}")
+            if _RT_REFUSED.search(str(message)):
+                raise PermanentBackendError(f"RT update ticket {ticket_id}: {safe_message(str(message))}")
 
     # --- HTTP ----------------------------------------------------------------
 
