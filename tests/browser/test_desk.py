@@ -168,11 +168,13 @@ def test_sign_in_sort_filter_and_axe_on_the_queue(desk, stack, monkeypatch, axe_
     page = desk().queue()
     page.sign_in("not-the-token-but-long-enough-0123456789")
     expect(page.page.locator("#error")).to_contain_text("refused")
+    expect(page.page.locator("#signed-in")).to_have_text("")
     expect(page.rows()).to_have_count(0)
 
     page.sign_in()
     expect(page.rows().first).to_be_visible()
     expect(page.page.locator("#error")).to_have_text("")
+    expect(page.page.locator("#signed-in")).to_have_text("Signed in as maria")
     order = page.references()
     assert [r for r in order if r in refs] == refs  # overdue, due soon, fresh; closed last
     late = page.page.locator(f"tr[data-reference='{refs[0]}']")
@@ -196,18 +198,26 @@ def test_sign_in_sort_filter_and_axe_on_the_queue(desk, stack, monkeypatch, axe_
     assert "sort=reference" in page.page.url and "dir=descending" in page.page.url
 
     # Filtering, kept in the URL: a reload (or a shared link) shows the same rows.
-    page.page.get_by_label("Regime").select_option("ccpa")
+    def choose(label: str, value: str, expect_in_url: str) -> None:
+        """Picks a filter and waits for the queue the API answers for it (not the old rows)."""
+        with page.page.expect_response(lambda r: "/api/requests?" in r.url and expect_in_url in r.url):
+            page.page.get_by_label(label).select_option(value)
+
+    choose("Regime", "ccpa", "regime=ccpa")
     expect(page.rows()).to_have_count(1)
     assert page.references() == [refs[2]] and "regime=ccpa" in page.page.url
     page.page.reload()
     expect(page.page.get_by_label("Regime")).to_have_value("ccpa")
     expect(page.rows()).to_have_count(1)
-    page.page.get_by_label("Regime").select_option("")
-    page.page.get_by_label("Assignee").select_option("maria")
+    choose("Regime", "", "requests?")
+    expect(page.page.locator(f"tr[data-reference='{refs[0]}']")).to_be_visible()
+    choose("Assignee", "maria", "assignee=maria")
     expect(page.rows()).to_have_count(1)
-    assert page.references() == [refs[2]] and "assignee=maria" in page.page.url
-    page.page.get_by_label("Assignee").select_option("")
-    page.page.get_by_label("Type").select_option("deletion")
+    expect(page.page.locator(f"tr[data-reference='{refs[2]}']")).to_be_visible()
+    assert "assignee=maria" in page.page.url
+    choose("Assignee", "", "requests?")
+    expect(page.page.locator(f"tr[data-reference='{refs[0]}']")).to_be_visible()
+    choose("Type", "deletion", "type=deletion")
     expect(page.page.locator(f"tr[data-reference='{refs[1]}']")).to_be_visible()
     expect(page.page.locator(f"tr[data-reference='{refs[0]}']")).to_have_count(0)
     assert "type=deletion" in page.page.url and "assignee" not in page.page.url

@@ -54,7 +54,14 @@
     badge: function (item) {
       return Desk.el("span", "standing " + item.standing, Desk.standing(item));
     },
-    showError: function (e) { document.getElementById("error").textContent = e ? e.message : ""; },
+    showError: function (e) {
+      document.getElementById("error").textContent = e ? e.message : "";
+      if (e) Desk.signedIn(null);
+    },
+    // Who the token says you are: the name the audit trail records for your actions.
+    signedIn: function (name) {
+      document.getElementById("signed-in").textContent = name ? "Signed in as " + name : "";
+    },
     signIn: function (onSignedIn) {
       var form = document.getElementById("login");
       form.addEventListener("submit", function (e) {
