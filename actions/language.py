@@ -3,7 +3,7 @@ the tracker's language slots (resolved by imago_core.language, as the Rasa serve
 NLG resolves it), and texts from data/texts/<language>.yml."""
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List
 
 from rasa_sdk import Tracker
 

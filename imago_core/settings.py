@@ -191,6 +191,9 @@ class Settings:
     # not OTP_SECRET, and how long an id is accepted from its issue time.
     widget_session_secret: Optional[str] = field(repr=False, default=None)
     widget_session_ttl_hours: int = 24
+    # The legal regimes whose clocks every request starts (imago_core/requests/clocks/);
+    # checked at start-up by imago_core.service, so a misspelt name stops the server.
+    regimes: str = "gdpr,pdpo"
 
     @property
     def secret_bytes(self) -> bytes:
@@ -288,6 +291,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         trusted_proxies=_env("TRUSTED_PROXIES", "", env),
         widget_session_secret=_env("WIDGET_SESSION_SECRET", env=env),
         widget_session_ttl_hours=_positive("WIDGET_SESSION_TTL_HOURS", 24, env),
+        regimes=_env("REGIMES", "gdpr,pdpo", env),
         code_sends_per_client_hour=_env_int("CODE_SENDS_PER_CLIENT_HOUR", 10, env),
         code_sends_per_client_day=_env_int("CODE_SENDS_PER_CLIENT_DAY", 30, env),
         code_failures_per_address=_env_int("CODE_FAILURES_PER_ADDRESS", 10, env),

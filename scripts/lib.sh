@@ -57,15 +57,18 @@ ensure_venv() {
 }
 
 # Creates .env from .env.example with fresh secrets the first time, and adds any
-# secret a later version needs (OTP_SECRET, ACTION_SERVER_TOKEN, WIDGET_SESSION_SECRET).
+# secret a later version needs (OTP_SECRET, ACTION_SERVER_TOKEN, WIDGET_SESSION_SECRET, and a
+# staff token so the desk and the escalation console can be signed in to at once). A
+# STAFF_TOKENS already set (per-person tokens) is left alone: then no shared STAFF_TOKEN is added.
 ensure_env_file() {
   if [ ! -f "$ROOT/.env" ]; then
     log "creating .env with new local secrets (edit it for production)"
     cp "$ROOT/.env.example" "$ROOT/.env"
     chmod 600 "$ROOT/.env"
   fi
-  local name
-  for name in OTP_SECRET ACTION_SERVER_TOKEN WIDGET_SESSION_SECRET; do
+  local name names="OTP_SECRET ACTION_SERVER_TOKEN WIDGET_SESSION_SECRET"
+  grep -qE "^STAFF_TOKENS=.+" "$ROOT/.env" || [ -n "${STAFF_TOKENS:-}" ] || names="$names STAFF_TOKEN"
+  for name in $names; do
     if ! grep -qE "^$name=.{16,}" "$ROOT/.env" && [ -z "${!name:-}" ]; then
       log "adding a local $name to .env"
       local secret

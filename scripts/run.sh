@@ -21,6 +21,10 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# Third-party deprecation warnings hidden by module and category (scripts/site/sitecustomize.py);
+# the project's own warnings still show.
+export PYTHONPATH="$ROOT/scripts/site${PYTHONPATH:+:$PYTHONPATH}"
+
 start() { # name, command...
   local name="$1"; shift
   setsid "$@" > >(sed -u "s/^/[$name] /") 2>&1 &
@@ -37,5 +41,10 @@ start web "$PY" -m web.server --port "${WEB_PORT:-8080}"
 
 log "starting: demo site http://localhost:${WEB_PORT:-8080}/  policy http://localhost:${WEB_PORT:-8080}/policy"
 log "REST: POST http://localhost:${RASA_PORT:-5005}/webhooks/rest/webhook  (Ctrl-C stops everything)"
+if grep -qE "^STAFF_TOKEN=.{32,}" .env; then
+  log "privacy team's desk: http://localhost:${RASA_PORT:-5005}/webhooks/staff/requests  (sign in with STAFF_TOKEN from .env)"
+else
+  log "privacy team's desk: http://localhost:${RASA_PORT:-5005}/webhooks/staff/requests  (sign in with your STAFF_TOKENS entry)"
+fi
 wait -n "${pids[@]}" || true
 log "a process exited; stopping the others"

@@ -48,9 +48,9 @@ def running(name):
 
 
 def test_no_delivery_job_with_the_local_backend(isolated_env, jobs):
-    assert jobs.start_background_jobs() == ["retention-purge"]
+    assert jobs.start_background_jobs() == ["request-clocks", "retention-purge"]
     jobs.stop_background_jobs()
-    assert not running("retention-purge")
+    assert not running("retention-purge") and not running("request-clocks")
 
 
 def test_bad_settings_stop_the_start(isolated_env, jobs, monkeypatch):
@@ -64,6 +64,16 @@ def test_bad_settings_stop_the_start(isolated_env, jobs, monkeypatch):
     assert not running("retention-purge") and not running("ticket-delivery")
 
 
+def test_a_misspelt_regime_stops_the_start(isolated_env, jobs, monkeypatch):
+    from imago_core.settings import reset_settings_cache
+
+    monkeypatch.setenv("REGIMES", "gdpr,pdpo,gdrp")
+    reset_settings_cache()
+    with pytest.raises(Exception, match="gdrp"):
+        jobs.start_background_jobs()
+    assert not running("request-clocks")
+
+
 def test_delivery_job_delivers_without_being_woken(isolated_env, monkeypatch, zendesk, jobs):
     monkeypatch.setenv("TICKET_BACKEND", "zendesk")
     monkeypatch.setenv("ZENDESK_URL", zendesk.url)
@@ -73,7 +83,7 @@ def test_delivery_job_delivers_without_being_woken(isolated_env, monkeypatch, ze
 
     reset_settings_cache()
     view = record_request("ada@example.org", RequestType.ACCESS, None, "rest", "conv-1", backend="zendesk")
-    started = ["retention-purge", "ticket-delivery", "zendesk-credentials-check"]
+    started = ["request-clocks", "retention-purge", "ticket-delivery", "zendesk-credentials-check"]
     assert jobs.start_background_jobs() == started
     assert jobs.start_background_jobs() == started  # idempotent
     assert len(running("ticket-delivery")) == 1 and len(running("retention-purge")) == 1

@@ -58,8 +58,9 @@ def test_visitor_asks_for_a_person_staff_reply_and_hand_back(stack):
     sent = api(stack, "POST", f"/{reference}/reply", json={"text": "Hello, this is Maria from privacy."})
     assert sent.ok
     detail = api(stack, "GET", f"/{reference}").json()
-    assert {"who": "staff", "text": "Hello, this is Maria from privacy."}.items() <= \
-        next(line for line in detail["transcript"] if line["who"] == "staff").items()
+    # Labelled as the privacy team's; the shared STAFF_TOKEN has no name to add.
+    assert {"who": "staff", "text": "**IMAGO privacy team:** Hello, this is Maria from privacy.", "staff": "staff"}.items() \
+        <= next(line for line in detail["transcript"] if line["who"] == "staff").items()
     assert detail["status"] == "with staff"
 
     assert api(stack, "POST", f"/{reference}/handback").ok

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -11,25 +11,33 @@ from imago_core.storage.db import session_scope
 from imago_core.storage.models import AuditEvent, PrivacyRequest, RequestStatus, RequestType
 from imago_core.requests.records import (
     REFERENCE_ALPHABET,
-    due_date,
     new_reference,
     record_request,
     requests_for,
     set_status,
 )
 from imago_core.cli.staff import main as staff_cli
+from imago_core.requests.clock_store import due_day
+from imago_core.requests.clocks import Clock
 
 UTC = timezone.utc
 
 
-@pytest.mark.parametrize("received, due", [
-    (datetime(2026, 1, 31, 12, tzinfo=UTC), datetime(2026, 2, 28, 12, tzinfo=UTC)),
-    (datetime(2028, 1, 31, 12, tzinfo=UTC), datetime(2028, 2, 29, 12, tzinfo=UTC)),
-    (datetime(2026, 11, 29, 9, tzinfo=UTC), datetime(2026, 12, 29, 9, tzinfo=UTC)),
-    (datetime(2026, 12, 15, 0, tzinfo=UTC), datetime(2027, 1, 15, 0, tzinfo=UTC)),
+@pytest.mark.parametrize("received, request_type, due", [
+    # GDPR's month ends Saturday 28 Feb and moves to Monday (Reg. 1182/71 Art. 3(4)); PDPO's 40 days are later.
+    (datetime(2026, 1, 31, 12, tzinfo=UTC), RequestType.ACCESS, date(2026, 3, 2)),
+    (datetime(2028, 1, 31, 12, tzinfo=UTC), RequestType.DELETION, date(2028, 2, 29)),
+    (datetime(2026, 11, 29, 9, tzinfo=UTC), RequestType.CORRECTION, date(2026, 12, 29)),
+    # PDPO s.35G: a marketing opt-out is due the day it arrives, in Hong Kong (already 2 Dec there).
+    (datetime(2026, 12, 1, 20, tzinfo=UTC), RequestType.MARKETING_OPTOUT, date(2026, 12, 2)),
 ])
-def test_due_date_is_one_calendar_month(received, due):
-    assert due_date(received) == due
+def test_recorded_due_date_is_the_clocks_earliest(isolated_env, received, request_type, due):
+    view = record_request("due@example.org", request_type, None, "rest", "c-due", now=received)
+    with session_scope() as session:
+        row = session.execute(select(PrivacyRequest).where(PrivacyRequest.reference == view.reference)).scalar_one()
+        assert due_day(row.due_at) == due
+        assert Clock.from_json(row.clock).due == due and row.regimes == "gdpr,pdpo"
+        assert row.due_at > row.received_at
 
 
 def test_references_are_short_and_unambiguous():
@@ -49,7 +57,8 @@ def test_record_writes_every_field(isolated_env):
         events = [e.event for e in session.execute(select(AuditEvent)).scalars()]
     assert (row.reference, row.request_type, row.email, row.details, row.channel, row.conversation_id) == \
         (view.reference, RequestType.CORRECTION, "a@example.org", "name is wrong", "socketio", "conv-9")
-    assert row.received_at == now and row.due_at == datetime(2026, 12, 29, 9, 30, tzinfo=UTC)
+    # The last second of 29 December in Hong Kong (requests/clock_store.py: due_moment).
+    assert row.received_at == now and row.due_at == datetime(2026, 12, 29, 15, 59, 59, tzinfo=UTC)
     assert row.status is RequestStatus.RECEIVED
     assert events == ["request_recorded"]
 

@@ -217,3 +217,21 @@ def test_factory_builds_rt_from_variables(rt_server):
 
 
 # --- failures -------------------------------------------------------------------
+
+
+@pytest.mark.rt
+@pytest.mark.parametrize("due_at_create", [DUE, None], ids=["with a Due", "without a Due"])
+def test_update_moves_due_and_status(rt_server, backend, due_at_create):
+    """The desk's changes reach RT: a later Due and each status the clock can take. RT's
+    "Due changed from Not set to ..." is a success, not a refusal."""
+    from imago_core.delivery.tickets.base import RequestStatus
+
+    ref = backend.create(draft(new_reference(), due_at=due_at_create))
+    later = DUE + timedelta(days=61)
+    backend.update(ref, due_at=later, status=RequestStatus.WAITING_FOR_YOU)
+    ticket = rt_server.api("GET", f"ticket/{ref.external_id}").json()
+    assert (ticket["Due"], ticket["Status"]) == ("2027-02-28T10:00:00Z", "stalled")
+    for status, rt_status in ((RequestStatus.IN_PROGRESS, "open"), (RequestStatus.COMPLETED, "resolved")):
+        backend.update(ref, status=status)
+        assert rt_server.api("GET", f"ticket/{ref.external_id}").json()["Status"] == rt_status
+        assert backend.status(ref) is status  # and read back the same

@@ -135,7 +135,7 @@ def test_check_names_refused_credentials_in_the_log_and_in_imago_requests_list(
 
     assert not health.ok and "refuses the credentials" in health.problem
     assert "ATTENTION Zendesk" in caplog.text and zendesk.api_token not in caplog.text
-    cmd_list(argparse.Namespace(status=None, type=None, overdue=False, email=None))
+    cmd_list(argparse.Namespace(status=None, type=None, overdue=False, email=None, format="table"))
     assert f"ATTENTION ticket backend: {health.problem}" in capsys.readouterr().out
 
     zendesk_backend = ZendeskBackend(url=zendesk.url, auth=OAuthClientCredentials(

@@ -22,6 +22,7 @@ from imago_core.identity.codes import (
 )
 from imago_core.identity.verification_age import DELETION_PROOF_MAX_AGE
 from imago_core.requests import drafts
+from imago_core.requests.clocks import regimes_volunteered
 from imago_core.requests.export import after_request_filed
 from imago_core.requests.records import record_request
 from imago_core.settings import get_settings
@@ -46,10 +47,12 @@ class ActionFileRequest(Action):
             dispatcher.utter_message(text=t(tracker, "request.nothing_to_file"))
             return reset_slots()
         views = []
+        volunteered = volunteered_regimes(tracker)
         for draft in confirmed:
             views.append(await asyncio.to_thread(
                 record_request, email, draft.request_type, draft.details, channel_of(tracker), tracker.sender_id,
-                get_settings().ticket_backend, None, verifier.address_key(email), language_of(tracker),
+                get_settings().ticket_backend, None, verifier.address_key(email),
+                volunteered=volunteered, language=language_of(tracker),
             ))
         await after_recording()
         note = None
@@ -60,6 +63,16 @@ class ActionFileRequest(Action):
         # One reply: the export note belongs to the filing it follows.
         dispatcher.utter_message(text="\n\n".join(filter(None, [filed_message(views, tracker), note])))
         return reset_slots()
+
+
+def volunteered_regimes(tracker: Tracker) -> frozenset:
+    """The regimes the visitor's own messages put them under ("I live in California"):
+    only what they wrote, never the assistant's replies (docs/legal-clocks.md)."""
+    found: set = set()
+    for event in tracker.events:
+        if event.get("event") == "user" and event.get("text"):
+            found |= regimes_volunteered(event["text"])
+    return frozenset(found)
 
 
 def mail_assistant_export(view, email: str, language: str = "en") -> Optional[str]:

@@ -32,6 +32,9 @@ from imago_core.storage.models import EscalationStatus
 from imago_core.identity.client_address import clean_text, resolve_client, trusted_networks
 from imago_core.settings import get_settings
 from imago_core.identity.staff_auth import FailureLimiter, staff_member, staff_tokens
+from imago_core.requests.notices import texts
+
+from extensions.channels import staff_requests
 
 logger = logging.getLogger(__name__)
 PAGE = Path(__file__).resolve().parents[2] / "web" / "staff" / "index.html"
@@ -120,6 +123,8 @@ class StaffConsoleInput(InputChannel):
                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
             })
 
+        staff_requests.add_routes(staff, self.auth)  # the request desk, same tokens
+
         @staff.route("/api/escalations", methods=["GET"])
         async def escalations(request: Request) -> HTTPResponse:
             return await self._escalations(request)
@@ -161,6 +166,8 @@ class StaffConsoleInput(InputChannel):
         staff_name = actor  # from the token: the body cannot claim to be someone else
         if not text or len(text) > MAX_REPLY:
             return response.json({"error": f"text must be 1-{MAX_REPLY} characters"}, status=400)
+        # The visitor sees who answers: the privacy team, by name when the token has one.
+        text = staff_label(staff_name) + text
         delivered = await self._deliver(request, row.channel, row.conversation_id, text,
                                         BotUttered(text, metadata={"staff": staff_name}))
         # A reply nobody saw does not make the console the room's handler: a FORWARDED room
@@ -210,6 +217,17 @@ class StaffConsoleInput(InputChannel):
         if not delivered:
             logger.warning("staff reply not delivered live to %s (the channel refused it)", channel_name)
         return delivered
+
+
+def staff_label(staff_name: str, language: str = "en") -> str:
+    """"**Maria, IMAGO privacy team:** " (bold in the widget and RocketChat); a shared
+    token ("staff") has no name, so only the team is named."""
+    words = texts(language)
+    if staff_name and staff_name != "staff":
+        label = words["staff_reply_named"].format(name=staff_name[:1].upper() + staff_name[1:])
+    else:
+        label = words["staff_reply_team"]
+    return f"**{label}:** "
 
 
 def _json_body(request: Request) -> Dict[str, Any]:

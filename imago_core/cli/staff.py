@@ -22,6 +22,7 @@ from typing import List, Optional
 from sqlalchemy import select
 
 from imago_core import service  # noqa: F401 - registers what the outbox delivers
+from imago_core.cli import desk
 from imago_core.delivery.loop import run_forever
 from imago_core.delivery.outbox import deliver_pending
 from imago_core.delivery.tickets.zendesk_health import current_attention
@@ -95,6 +96,8 @@ def _backend_attention() -> None:
 
 
 def cmd_list(args) -> int:
+    if args.format != "table":
+        return desk.print_queue(args)
     _backend_attention()
     with session_scope() as session:
         query = select(PrivacyRequest).order_by(PrivacyRequest.due_at)
@@ -240,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--type", type=_type)
     listing.add_argument("--overdue", action="store_true", help="open and past the due date")
     listing.add_argument("--email", help="only this address's requests (letter case does not matter)")
+    listing.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                         help="json or csv: the desk's queue with its stored deadlines, without addresses")
     listing.set_defaults(func=cmd_list)
 
     show = commands.add_parser("show", help="one request with its audit trail")
@@ -264,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     purging = commands.add_parser("purge", help="remove what is past its retention period, by kind")
     purging.add_argument("--dry-run", action="store_true", help="count only, remove nothing")
     purging.set_defaults(func=cmd_purge)
+    desk.add_commands(commands)
     return parser
 
 

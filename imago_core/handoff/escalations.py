@@ -15,9 +15,9 @@ from typing import Any, Dict, Iterable, List, Optional
 from sqlalchemy import select
 
 from imago_core.delivery.loop import kick
-from imago_core.identity.redaction import mask_code_like, redact_all
 from imago_core.requests.deadlines import format_date
 from imago_core.requests.records import new_reference, requests_for
+from imago_core.requests.transcript import TRANSCRIPT_LIMIT, transcript_from_events  # noqa: F401 - re-exported
 from imago_core.settings import get_settings
 from imago_core.storage import audit
 from imago_core.storage.db import session_scope
@@ -29,24 +29,6 @@ from imago_core.storage.models import (
 )
 
 logger = logging.getLogger(__name__)
-TRANSCRIPT_LIMIT = 60  # turns kept; enough context, bounded size
-
-
-def transcript_from_events(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """User and bot messages, oldest first, with one-time codes masked (as the
-    tracker store would) and, in the visitor's lines, any other 6-digit run too,
-    to be safe. The assistant's and staff's lines never carry codes."""
-    lines = []
-    for event in redact_all(list(events)):
-        if event.get("event") == "user" and event.get("text"):
-            text = event["text"]
-            if text.startswith("/"):  # button payloads: show the intent only
-                text = text.split("{", 1)[0]
-            lines.append({"who": "visitor", "text": mask_code_like(text), "at": event.get("timestamp")})
-        elif event.get("event") == "bot" and event.get("text"):
-            lines.append({"who": (event.get("metadata") or {}).get("staff") and "staff" or "assistant",
-                          "text": event["text"], "at": event.get("timestamp")})
-    return lines[-TRANSCRIPT_LIMIT:]
 
 
 def create_escalation(conversation_id: str, channel: str, reason: str, events: Iterable[Dict[str, Any]],

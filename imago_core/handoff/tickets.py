@@ -16,9 +16,9 @@ from imago_core.delivery.tickets.base import (
     TicketBackend,
     TicketDraft,
 )
+from imago_core.language.texts import language_label
 from imago_core.storage import audit
 from imago_core.storage.db import session_scope
-from imago_core.language.texts import language_label
 from imago_core.storage.models import Escalation
 
 

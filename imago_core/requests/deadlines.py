@@ -1,4 +1,6 @@
-"""A request's legal deadline, and dates as the visitor reads them."""
+"""Dates as the visitor reads them, and the one-month deadline of releases before the
+legal clocks. A request's due date now comes from its clock (requests/clock_store.py,
+requests/clocks/); `due_date` stays for tests that build rows the way old releases did."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -9,13 +9,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import List, Optional
+from typing import Iterable, List, Optional
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from imago_core.requests.deadlines import due_date
-from imago_core.requests.reactions import after_status_change
+from imago_core.requests import clock_store
+from imago_core.requests.clocks import ClockError
+from imago_core.requests.reactions import after_clock_change, after_status_change
 from imago_core.requests.tickets import compose_ticket_body
 from imago_core.storage import audit
 from imago_core.storage.addresses import canonical_address
@@ -60,15 +61,18 @@ class RequestView:
 
 def record_request(email: str, request_type: RequestType, details: Optional[str], channel: Optional[str],
                    conversation_id: Optional[str], backend: str = "local",
-                   now: Optional[datetime] = None, address_key: Optional[str] = None,
-                   language: Optional[str] = None) -> RequestView:
+                   now: Optional[datetime] = None, address_key: Optional[str] = None, *,
+                   volunteered: Iterable[str] = (), language: Optional[str] = None) -> RequestView:
     """Records a request, or returns the open one of the same type for the address.
 
-    Atomic: the insert carries the open-request key, which the database keeps unique,
-    so of two parallel identical requests one is inserted and the other is answered
-    with its reference."""
+    Its legal clock opens here: the regimes of the REGIMES setting plus those the visitor
+    `volunteered` in the conversation ("I live in California"), the due date the earliest
+    of theirs. Atomic: the insert carries the open-request key, which the database keeps
+    unique, so of two parallel identical requests one is inserted and the other is
+    answered with its reference."""
     now = now or utcnow()
     key = open_request_key(email, request_type)
+    clock = clock_store.open_clock(request_type, now, volunteered)
     for _ in range(5):  # a reference collision is astronomically rare; retry anyway
         existing = _open_request(key)
         if existing is not None:
@@ -80,8 +84,10 @@ def record_request(email: str, request_type: RequestType, details: Optional[str]
                 row = PrivacyRequest(
                     reference=new_reference(), request_type=request_type, email=email,
                     details=details, channel=channel, conversation_id=conversation_id,
-                    received_at=now, due_at=due_date(now), status=RequestStatus.RECEIVED,
-                    status_changed_at=now, backend=backend, open_key=key, language=language,
+                    received_at=now, due_at=clock_store.due_moment(clock.due), status=RequestStatus.RECEIVED,
+                    status_changed_at=now, backend=backend, open_key=key,
+                    clock=clock.to_json(), regimes=",".join(clock.regimes), language=language or "en",
+                    notice_check_at=now,
                     delivery_state=DeliveryState.NOT_NEEDED if backend == "local" else DeliveryState.PENDING,
                     next_attempt_at=None if backend == "local" else now,
                 )
@@ -92,10 +98,13 @@ def record_request(email: str, request_type: RequestType, details: Optional[str]
                     row.ticket_body = compose_ticket_body(row)
                 audit.record("request_recorded", conversation_id=conversation_id, address_key=address_key,
                              request_id=row.id, session=session,
-                             detail={"type": request_type.value, "channel": channel, "backend": backend})
-                return RequestView.of(row)
+                             detail={"type": request_type.value, "channel": channel, "backend": backend,
+                                     "regimes": list(clock.regimes), "due": clock.due.isoformat()})
+                view, request_id = RequestView.of(row), row.id
         except IntegrityError:
             continue  # another conversation won the race (answered above next time), or a reference clash
+        after_clock_change(request_id)  # a receipt confirmation, where CCPA applies
+        return view
     raise RuntimeError("could not record the request")
 
 
@@ -128,12 +137,18 @@ def request_by_reference(session, reference: str) -> PrivacyRequest:
 
 
 def set_status(reference: str, status: RequestStatus, actor: str = "staff", note: Optional[str] = None) -> RequestView:
+    """A status set by name (`imago-requests set-status`): moves the legal clock the same
+    way (a refusal needs its code: ValueError, see `imago-requests refuse`)."""
     with session_scope() as session:
         row = request_by_reference(session, reference)
         previous = row.status
-        row.status, row.status_changed_at = status, utcnow()
+        try:
+            clock = clock_store.toward_status(clock_store.clock_of(row), status, actor, utcnow(), note)
+        except ClockError as exc:
+            raise ValueError(str(exc)) from exc
+        clock_store.store(row, clock)
         audit.record("status_changed", request_id=row.id, actor=actor, session=session,
-                     detail={"from": previous.value, "to": status.value, **({"note": note} if note else {})})
+                     detail={"from": previous.value, "to": row.status.value, **({"note": note} if note else {})})
         view, request_id = RequestView.of(row), row.id
     after_status_change(request_id, actor)
     return view

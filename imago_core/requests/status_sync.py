@@ -18,8 +18,11 @@ from imago_core.delivery.tickets.base import (
     TicketRef,
     TransientBackendError,
 )
+from imago_core.requests import clock_store
+from imago_core.requests.clocks import ClockError
 from imago_core.requests.erasure import ErasureFailed
 from imago_core.requests.reactions import after_status_change
+from imago_core.requests.ticket_sync import update_owed
 from imago_core.storage import audit
 from imago_core.storage.addresses import canonical_address
 from imago_core.storage.db import session_scope
@@ -55,15 +58,38 @@ def refresh_statuses(email: str, backend: Optional[TicketBackend] = None) -> Non
             logger.warning("status of request #%s not refreshed from %s: %s", request_id, backend.name, exc)
             continue
         if remote is not current:
-            with session_scope() as session:
-                row = session.get(PrivacyRequest, request_id)
-                row.status, row.status_changed_at = remote, utcnow()
-                audit.record("status_changed", request_id=request_id, actor=f"backend:{backend.name}",
-                             session=session, detail={"from": current.value, "to": remote.value})
-            try:
-                after_status_change(request_id, actor=f"backend:{backend.name}")
-            except ErasureFailed:
-                pass  # recorded on the request (needs_attention) and in the audit log; the status still reads
+            if _take_remote_status(backend, request_id, current, remote):
+                try:
+                    after_status_change(request_id, actor=f"backend:{backend.name}")
+                except ErasureFailed:
+                    pass  # recorded on the request (needs_attention) and in the audit log; the status still reads
+
+
+def _take_remote_status(backend: TicketBackend, request_id: int, current: RequestStatus,
+                        remote: RequestStatus) -> bool:
+    """Stores a status changed in the backend, moving the clock with it. Not while an
+    update of ours is still owed to the ticket: then the backend's status is the older one.
+    A refusal made in the backend has no reason code: the status is taken, and the team is
+    asked to record the code and reasons on the desk (the visitor's mail needs them)."""
+    actor = f"backend:{backend.name}"
+    with session_scope() as session:
+        row = session.get(PrivacyRequest, request_id)
+        if update_owed(row) or row.status is not current:
+            return False
+        try:
+            clock = clock_store.toward_status(clock_store.clock_of(row), remote, actor, utcnow())
+            if remote is RequestStatus.WAITING_FOR_YOU:
+                # The question was asked from the ticket, which mails the requestor itself;
+                # a mail of ours would only say "a question was asked in the ticket system".
+                clock = clock.notified(clock.history[-1].at, actor, "question")
+            clock_store.store(row, clock)
+            row.ticket_update_at = None  # the ticket already says this
+        except ClockError as exc:
+            row.status, row.status_changed_at = remote, utcnow()
+            row.needs_attention = f"set to {remote.value} in {backend.name}: {exc}"[:255]
+        audit.record("status_changed", request_id=request_id, actor=actor,
+                     session=session, detail={"from": current.value, "to": row.status.value})
+    return True
 
 
 def refresh_open_deletions(backend: Optional[TicketBackend] = None) -> int:

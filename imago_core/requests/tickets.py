@@ -20,10 +20,10 @@ from imago_core.delivery.tickets.base import (
     TicketBackend,
     TicketDraft,
 )
+from imago_core.language.texts import language_label
 from imago_core.requests.deadlines import format_date
 from imago_core.storage import audit
 from imago_core.storage.db import session_scope
-from imago_core.language.texts import language_label
 from imago_core.storage.models import PrivacyRequest
 
 CREDENTIALS_ATTENTION = "credentials refused by"  # starts the needs_attention text; cleared on delivery
@@ -36,7 +36,8 @@ def compose_ticket_body(row: PrivacyRequest) -> str:
         "",
         f"Requester (verified by one-time code): {row.email}",
         f"Received: {row.received_at.isoformat()}",
-        f"Due (GDPR Art. 12(3), one month): {format_date(row.due_at)}",
+        # The ticket's Due field follows the clock (requests/ticket_sync.py); this line is the date at filing.
+        f"Due at filing (the earliest of {(row.regimes or 'gdpr').replace(',', ', ')}): {format_date(row.due_at)}",
         f"Channel: {row.channel or '-'}",
         f"Visitor's language (answer in it): {language_label(row.language)}",
         f"Conversation: {row.conversation_id or '-'}",

@@ -154,6 +154,20 @@ class PrivacyRequest(Base):
     filed_without_requester = Column(Boolean, default=False)
     # Why the privacy team must look at this request (suspended requester, ticket gone), or None.
     needs_attention = Column(String(255))
+    # The legal clocks (imago_core/requests/clocks/): the regimes that apply ("gdpr,pdpo,ccpa")
+    # and the clock's history as JSON (Clock.to_json()), the one stored truth of its dates;
+    # due_at is derived from it on every change. NULL on rows recorded before the clocks.
+    regimes = Column(String(64))
+    clock = Column(Text)
+    language = Column(String(16))  # the visitor's language, for the mails they are owed
+    assignee = Column(String(64))  # the staff member working on it (a staff token's name)
+    # The ticket's Due and status must be updated in the backend from this moment on
+    # (NULL: nothing owed); retried with backoff like a delivery (requests/ticket_sync.py).
+    ticket_update_at = Column(UTCDateTime, index=True)
+    ticket_update_attempts = Column(Integer)
+    # A notice the law says the visitor must get may be unsent since then (NULL: none);
+    # requests/notices.py sends what the clock says is pending and clears it.
+    notice_check_at = Column(UTCDateTime, index=True)
 
     # "address|type" while the request is open, NULL once closed: the unique index makes
     # "one open request per address and type" the database's rule, so two parallel

@@ -237,6 +237,7 @@ def test_hostile_markup_from_the_visitor_stays_text(chat):
 def test_hand_off_to_staff_and_back(chat, staff_console, rasa_url):
     # The visitor writes hostile markup, then asks for a person.
     chat.open_chat()
+    ask_retention(chat)  # an answer with a Source link, for the console to show as a link
     send_and_wait(chat, HOSTILE_BOLD)
     expect(chat.user_bubbles.last).to_have_text(HOSTILE_BOLD)
     chat.send("I want to talk to a person")
@@ -264,6 +265,10 @@ def test_hand_off_to_staff_and_back(chat, staff_console, rasa_url):
     hostile_line = transcript.locator(".line.visitor").filter(has_text=HOSTILE_BOLD)
     expect(hostile_line).to_be_visible()
     expect(transcript.locator("b")).to_have_count(0)
+    # The assistant's replies as the visitor saw them: a link, not "[...](http://...)".
+    source = transcript.locator(".line.assistant a[href$='/policy#retention']")
+    expect(source.first).to_be_visible()
+    expect(transcript.locator(".line.assistant").filter(has_text="](http")).to_have_count(0)
     hostile_line.hover()
     assert console.dialogs == [] and chat.dialogs == []
 
@@ -273,8 +278,11 @@ def test_hand_off_to_staff_and_back(chat, staff_console, rasa_url):
     console.page.get_by_label("Reply to the visitor").fill(staff_text)
     console.page.get_by_role("button", name="Send reply").click()
     expect(transcript.locator(".line.staff").filter(has_text=staff_text)).to_be_visible()
+    # Labelled as the privacy team's (a shared token has no name to add).
+    expect(transcript.locator(".line.staff").filter(has_text=staff_text)).to_contain_text("IMAGO privacy team:")
     expect(console.page.get_by_label("Reply to the visitor")).to_have_value("")
     expect(chat.bot_bubbles.filter(has_text=staff_text)).to_have_count(1, timeout=REPLY_TIMEOUT)
+    expect(chat.bot_bubbles.filter(has_text=staff_text).locator("strong")).to_have_text("IMAGO privacy team:")
 
     # Hand back: the visitor is told, and the assistant answers again.
     console.page.get_by_role("button", name="Hand back to the assistant").click()

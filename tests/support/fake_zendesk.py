@@ -427,9 +427,11 @@ class _Handler(BaseHTTPRequestHandler):
             ticket = self.state.tickets.get(ticket_id)
             if ticket is not None and method == "PUT":
                 update = (body or {}).get("ticket", {}) if isinstance(body, dict) else {}
-                for key in ("status", "tags", "subject"):
+                for key in ("status", "tags", "subject", "due_at", "type"):
                     if key in update:
                         ticket[key] = update[key]
+                # Zendesk's additional_tags adds to the ticket's tags instead of replacing them.
+                ticket["tags"] = list(dict.fromkeys(list(ticket.get("tags") or []) + list(update.get("additional_tags") or [])))
                 ticket["updated_at"] = _now_iso(self.state.clock)
             snapshot = json.loads(json.dumps(ticket)) if ticket is not None else None
         if snapshot is None:

@@ -96,6 +96,13 @@ class TicketBackend:
     def status(self, ref: TicketRef) -> RequestStatus:
         raise NotImplementedError
 
+    def update(self, ref: TicketRef, due_at: Optional[datetime] = None,
+               status: Optional[RequestStatus] = None) -> None:
+        """Moves the ticket's due date and status to the request's (a clock changed on the
+        desk). A backend without it raises NotImplementedError and its tickets keep the
+        Due they were created with."""
+        raise NotImplementedError
+
 
 def ticket_subject(draft: TicketDraft) -> str:
     """`[PRV-7K3M9Q] Deletion request`: the reference and the request type, always.

@@ -18,6 +18,7 @@ Two RT behaviours to know about:
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Tuple
 
@@ -32,7 +33,7 @@ from .base import (
     TransientBackendError,
     ticket_subject,
 )
-from .http import HttpApi
+from .http import EMAIL_LIKE, HttpApi
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,24 @@ STATUS_MAP = {
     "rejected": RequestStatus.REJECTED,
     "deleted": RequestStatus.REJECTED,
 }
+
+# The other way, for updates: a request's status as RT's default lifecycle names it.
+STATUS_TO_RT = {
+    RequestStatus.RECEIVED: "new",
+    RequestStatus.IN_PROGRESS: "open",
+    RequestStatus.WAITING_FOR_YOU: "stalled",
+    RequestStatus.COMPLETED: "resolved",
+    RequestStatus.REJECTED: "rejected",
+}
+
+
+_RT_REFUSED = re.compile(r"^\s*(could ?n[o']t|permission denied|you (are not|aren't) allowed)|"
+                         r"\b(isn't|is not|not) a valid\b|\binvalid\b", re.IGNORECASE)
+
+
+def safe_message(text: str) -> str:
+    """RT's words, shortened, with anything address-like blanked out (they go to logs)."""
+    return EMAIL_LIKE.sub("<address>", text)[:120]
 
 
 def rt_date(value: datetime) -> str:
@@ -178,6 +197,27 @@ class RequestTrackerBackend(TicketBackend):
             log.warning("RT ticket %s has status %r outside RT's default lifecycle", ticket_id, rt_status)
             return RequestStatus.IN_PROGRESS
         return mapped
+
+    def update(self, ref: TicketRef, due_at: Optional[datetime] = None,
+               status: Optional[RequestStatus] = None) -> None:
+        ticket_id = str(ref.external_id)
+        if not ticket_id.isdigit():
+            raise PermanentBackendError(f"RT ticket id must be a number, got {ticket_id!r}")
+        payload: Dict[str, Any] = {}
+        if due_at is not None:
+            payload["Due"] = rt_date(due_at)
+        if status is not None and status in STATUS_TO_RT:
+            payload["Status"] = STATUS_TO_RT[status]
+        if not payload:
+            return
+        response = self._call("PUT", f"ticket/{ticket_id}", f"update ticket {ticket_id}", json=payload)
+        body = self._json(response, f"update ticket {ticket_id}")
+        # RT answers 200 with one message per field, and reports a refused change (an
+        # unknown status in a custom lifecycle, no right to modify) only in those words.
+        # ("Due changed from Not set to ..." is a success.)
+        for message in body if isinstance(body, list) else []:
+            if _RT_REFUSED.search(str(message)):
+                raise PermanentBackendError(f"RT update ticket {ticket_id}: {safe_message(str(message))}")
 
     # --- HTTP ----------------------------------------------------------------
 

@@ -57,6 +57,14 @@ STATUS_MAP = {
 }
 # Zendesk has no "rejected" status: staff solve the ticket and tag it.
 REJECTED_TAG = "rejected"
+# Updates from the desk. A ticket cannot be set back to "new", so a received request is "open".
+STATUS_TO_ZENDESK = {
+    RequestStatus.RECEIVED: "open",
+    RequestStatus.IN_PROGRESS: "open",
+    RequestStatus.WAITING_FOR_YOU: "pending",
+    RequestStatus.COMPLETED: "solved",
+    RequestStatus.REJECTED: "solved",
+}
 BASE_TAGS = ("privacy_request",)
 # The fallback create (no requester) is a different body, so it gets its own key.
 NO_REQUESTER_KEY_SUFFIX = "/no-requester"
@@ -322,6 +330,24 @@ class ZendeskBackend(TicketBackend):
         if not isinstance(user, dict):
             raise PermanentBackendError("Zendesk read the current user: answer without a user")
         return user
+
+    def update(self, ref: TicketRef, due_at: Optional[datetime] = None,
+               status: Optional[RequestStatus] = None) -> None:
+        ticket_id = str(ref.external_id)
+        if not ticket_id.isdigit():
+            raise PermanentBackendError(f"Zendesk ticket id must be a number, got {ticket_id!r}")
+        ticket: Dict[str, Any] = {"type": "task"}  # due_at is kept only on tasks
+        if due_at is not None:
+            ticket["due_at"] = zendesk_time(due_at)
+        if status is not None and status in STATUS_TO_ZENDESK:
+            ticket["status"] = STATUS_TO_ZENDESK[status]
+            if status is RequestStatus.REJECTED:
+                ticket["additional_tags"] = [REJECTED_TAG]  # how status() tells a refusal from a solve
+        what = f"update ticket {ticket_id}"
+        response = self._call("PUT", f"/api/v2/tickets/{ticket_id}.json", what, passthrough=(404,),
+                              json={"ticket": ticket})
+        if response.status_code == 404:
+            raise TicketNotFoundError(f"Zendesk {what}: not found (HTTP 404): deleted, or merged into another")
 
     # --- HTTP ----------------------------------------------------------------
 

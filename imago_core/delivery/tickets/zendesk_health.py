@@ -34,10 +34,15 @@ from imago_core.storage import audit
 from imago_core.storage.db import session_scope
 from imago_core.storage.models import AuditEvent
 
-from .base import BackendAuthError, PermanentBackendError, TicketBackend, TransientBackendError
+from .base import (
+    BackendAuthError,
+    PermanentBackendError,
+    TicketBackend,
+    TransientBackendError,
+)
+from .factory import create_backend
 from .zendesk import ZendeskBackend
 from .zendesk_auth import OAuthTokenPair
-from .factory import create_backend
 
 logger = logging.getLogger(__name__)
 
