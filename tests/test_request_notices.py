@@ -57,5 +57,5 @@ def test_each_notice_names_the_reference_and_what_the_law_requires(language, kin
 
 
 def test_language_codes_fall_back_to_english():
-    assert [language_of(v) for v in ("zh-HK", "zh_Hant", "yue", "en-GB", "fr", None)] == \
-        ["zh", "zh", "zh", "en", "en", "en"]
+    assert [language_of(v) for v in ("zh-HK", "zh_Hant", "yue", "zh-Hans", "zh-CN", "en-GB", "fr", None)] == \
+        ["zh-Hant", "zh-Hant", "zh-Hant", "zh-Hans", "zh-Hans", "en", "en", "en"]

@@ -32,6 +32,7 @@ from imago_core.storage.models import EscalationStatus
 from imago_core.identity.client_address import clean_text, resolve_client, trusted_networks
 from imago_core.settings import get_settings
 from imago_core.identity.staff_auth import FailureLimiter, staff_member, staff_tokens
+from imago_core.requests.notices import language_of as notice_language
 from imago_core.requests.notices import texts
 
 from extensions.channels import staff_requests
@@ -222,7 +223,7 @@ class StaffConsoleInput(InputChannel):
 def staff_label(staff_name: str, language: str = "en") -> str:
     """"**Maria, IMAGO privacy team:** " (bold in the widget and RocketChat); a shared
     token ("staff") has no name, so only the team is named."""
-    words = texts(language)
+    words = texts(notice_language(language))
     if staff_name and staff_name != "staff":
         label = words["staff_reply_named"].format(name=staff_name[:1].upper() + staff_name[1:])
     else:

@@ -29,7 +29,7 @@ from imago_core.storage.models import PrivacyRequest, utcnow
 
 logger = logging.getLogger(__name__)
 TEXTS = Path(__file__).with_name("texts")
-LANGUAGES = ("en", "zh")
+LANGUAGES = ("en", "zh-Hant", "zh-Hans")
 CLAIM_LEASE = timedelta(minutes=2)
 RETRY_AFTER = timedelta(minutes=5)
 
@@ -40,11 +40,14 @@ def texts(language: str) -> Dict:
 
 
 def language_of(value: Optional[str]) -> str:
-    """"zh-HK", "zh_Hant", "yue" -> "zh"; anything without a file -> English."""
+    """"zh-Hans", "zh-CN", "zh-SG" -> "zh-Hans" (mainland wording); any other Chinese
+    ("zh-HK", "zh_Hant", "yue") -> "zh-Hant"; anything without a file -> English."""
     value = str(value or "").strip().lower().replace("_", "-")
+    if value.startswith(("zh-hans", "zh-cn", "zh-sg")):
+        return "zh-Hans"
     if value.startswith(("zh", "yue")):
-        return "zh"
-    return value if value in LANGUAGES else "en"
+        return "zh-Hant"
+    return "en"
 
 
 def _last(clock: Clock, kind: EventKind):
