@@ -14,13 +14,19 @@ from imago_core.policy.search import get_search
 from imago_core.policy.triage import (
     Decision,
     candidates_for,
+    close_second_section,
     decide,
     names_no_subject,
     never_mentioned,
     runner_up,
     section_close_to_silent,
 )
-from imago_core.requests.flow import sounds_like_complaint
+from actions.handoff_actions import person_first
+from actions.requests.common import QUESTION, form_is_active
+from actions.requests.questions import answer_request_question, offer_requests
+from imago_core.policy.products import about_product_data, product_section
+from imago_core.requests.flow import asks_for_person, requested_types, sounds_like_complaint
+from imago_core.requests.questions import requests_in_question
 from imago_core.settings import get_settings
 
 # A second topic in the same message is answered only when the text search finds
@@ -83,17 +89,23 @@ def also_see_button(topic_id: Optional[str]) -> List[Dict[str, str]]:
     return _buttons([(f"Also see: {topic.title}", f"/{topic.intent}")]) if topic else []
 
 
-def answer_topics(dispatcher: CollectingDispatcher, topic_ids: Sequence[str], also_see: Optional[str]) -> None:
-    """Each section's answer with its link; the last one carries the follow-ups."""
+def answer_topics(dispatcher: CollectingDispatcher, topic_ids: Sequence[str], also_see: Optional[str],
+                  follow_ups: bool = True, second: Optional[str] = None) -> None:
+    """Each section's answer with its link, then `second` (a section the question
+    spreads over too) in one short sentence with its link; the last message carries
+    the follow-ups (left out when the visitor is offered the requests they named)."""
     catalogue, settings = get_catalogue(), get_settings()
-    for index, topic_id in enumerate(topic_ids):
+    shown_ids = list(topic_ids) + ([second] if second and second not in topic_ids else [])
+    for index, topic_id in enumerate(shown_ids):
         shown = catalogue.by_id(topic_id)
         buttons: List[Dict[str, str]] = []
-        if index == len(topic_ids) - 1:
-            buttons = _buttons(_FOLLOW_UPS.get(shown.id, []))
-            if also_see and also_see not in topic_ids:
+        if index == len(shown_ids) - 1:
+            buttons = _buttons(_FOLLOW_UPS.get(shown.id, [])) if follow_ups else []
+            if also_see and also_see not in shown_ids:
                 buttons += also_see_button(also_see)
-        dispatcher.utter_message(text=shown.render(settings.policy_url), buttons=buttons)
+        short = index >= len(topic_ids)
+        text = shown.render_short(settings.policy_url) if short else shown.render(settings.policy_url)
+        dispatcher.utter_message(text=text, buttons=buttons)
 
 
 class ActionAnswerPolicy(Action):
@@ -103,6 +115,9 @@ class ActionAnswerPolicy(Action):
         return "action_answer_policy"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        answered = await answer_request_question(dispatcher, tracker)  # "how long will that take?" mid-request
+        if answered is not None:
+            return answered
         catalogue = get_catalogue()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         topic = catalogue.by_intent(intent)
@@ -111,6 +126,11 @@ class ActionAnswerPolicy(Action):
             return []
         ranking = _ranking(tracker)
         text = tracker.latest_message.get("text", "")
+        if not QUESTION.search(text) and sounds_like_complaint(text) and (requested_types(text) or asks_for_person(text)):
+            # "I unsubscribed months ago and you still send me newsletters, unacceptable": a
+            # complaint about how a request or the data was handled, not a question about
+            # the section. A person first, the request second (a plain question is answered).
+            return await person_first(dispatcher, tracker, domain, text, requested_types(text))
         if names_no_subject(text):  # a confident reading of a message that names nothing: ask
             return await ActionPolicyFallback().run(dispatcher, tracker, domain)
         if never_mentioned(text, _confidence_of(ranking, intent)):
@@ -120,8 +140,13 @@ class ActionAnswerPolicy(Action):
         extra = second_topic(text, topic.id, ranking)
         if extra:
             topics.append(extra)
-        answer_topics(dispatcher, topics, runner_up(ranking, catalogue, topic.id))
-        return [SlotSet("fallback_count", 0)]
+        # "Can I delete my account and also unsubscribe?": the section, then every request named, offered.
+        offered = [] if form_is_active(tracker) else requests_in_question(text)
+        # A near tie with a neighbouring section: both, the second in one sentence.
+        close = None if extra else close_second_section(ranking, catalogue, topic.id)
+        answer_topics(dispatcher, topics, runner_up(ranking, catalogue, topic.id), follow_ups=not offered,
+                      second=close)
+        return [SlotSet("fallback_count", 0), *offer_requests(dispatcher, tracker, offered)]
 
 
 class ActionPolicyFallback(Action):
@@ -136,11 +161,13 @@ class ActionPolicyFallback(Action):
         text = tracker.latest_message.get("text", "")
         decision = decide(text, _ranking(tracker), get_catalogue(), get_search())
         if decision.kind == "answer":
-            answer_topics(dispatcher, [decision.topic], decision.also_see)
+            answer_topics(dispatcher, [decision.topic], decision.also_see, second=decision.second)
             return [SlotSet("fallback_count", 0)]
         if decision.kind == "silent":
             say_policy_is_silent(dispatcher, text)
             return [SlotSet("fallback_count", 0)]
+        if decision.kind == "out_of_scope" and about_product_data(text):
+            return answer_product_question(dispatcher, text, _ranking(tracker))
         if decision.kind == "out_of_scope":
             dispatcher.utter_message(response="utter_out_of_scope")
             return [SlotSet("fallback_count", 0)]
@@ -229,9 +256,16 @@ class ActionOutOfScope(Action):
         return "action_out_of_scope"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        answered = await answer_request_question(dispatcher, tracker)
+        if answered is not None:
+            return answered
         text = tracker.latest_message.get("text", "")
         if in_other_language(text):
             dispatcher.utter_message(response="utter_other_language")
+        elif about_product_data(text):
+            # A privacy question about IMAGO's own products (webcam video, recordings,
+            # classroom data, AI) is never off-topic: its section, or the policy's silence.
+            return answer_product_question(dispatcher, text, _ranking(tracker))
         elif sounds_like_complaint(text):
             dispatcher.utter_message(response="utter_offer_handoff_urgent")  # "you guys are useless"
         else:
@@ -246,6 +280,9 @@ class ActionPolicySilent(Action):
         return "action_policy_silent"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        answered = await answer_request_question(dispatcher, tracker)
+        if answered is not None:
+            return answered
         text, ranking = tracker.latest_message.get("text", ""), _ranking(tracker)
         close_section = section_close_to_silent(text, ranking, get_catalogue())
         if close_section:  # a close race: the section may well answer it
@@ -253,3 +290,14 @@ class ActionPolicySilent(Action):
         else:
             say_policy_is_silent(dispatcher, text)
         return [SlotSet("fallback_count", 0)]
+
+
+def answer_product_question(dispatcher: CollectingDispatcher, text: str, ranking: Sequence[Dict[str, Any]]) -> List:
+    """A privacy question about IMAGO's products: the section that applies, when the
+    classifier or the policy search finds one, else "the policy doesn't say" and a person."""
+    section = product_section(text, ranking, get_catalogue(), get_search())
+    if section:
+        answer_topics(dispatcher, [section], runner_up(ranking, get_catalogue(), section))
+    else:
+        say_policy_is_silent(dispatcher, text)
+    return [SlotSet("fallback_count", 0)]
