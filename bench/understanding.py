@@ -59,6 +59,12 @@ def checkout(commit: str, where: Path) -> Path:
     venv = where / ".venv"
     if not venv.exists():
         venv.symlink_to((ROOT / ".venv").resolve())
+    # Models are named by the hash of everything training reads (scripts/lib.sh), so the
+    # two trees can share one folder: a baseline trained before is reused, never confused.
+    models = where / "models"
+    if not models.exists():
+        (ROOT / "models").mkdir(exist_ok=True)
+        models.symlink_to(ROOT / "models")
     server = (where / "actions" / "server.py").read_text()
     if (where / "actions" / "requests").is_dir() and "def import_actions" not in server:
         shutil.copy(ROOT / "actions" / "server.py", where / "actions" / "server.py")

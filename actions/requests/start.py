@@ -11,6 +11,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.handoff_actions import has_handoff, person_first
 from actions.requests.common import (
     ACTION_LISTEN,
     INTENT_TO_TASK,
@@ -22,15 +23,12 @@ from actions.requests.common import (
     reset_slots,
     type_slots,
 )
+from actions.requests.questions import answer_request_question
 from imago_core.identity.codes import (
     get_verifier,
 )
 from imago_core.identity.private_channel import in_shared_room, move_request
-from actions.handoff_actions import has_handoff, person_first
-from actions.requests.questions import answer_request_question
 from imago_core.policy import get_catalogue
-from imago_core.requests.questions import requests_in_question
-from imago_core.settings import get_settings
 from imago_core.requests.flow import (
     asks_for_person,
     labels,
@@ -40,6 +38,8 @@ from imago_core.requests.flow import (
     sounds_like_complaint,
     types_for_start,
 )
+from imago_core.requests.questions import requests_in_question
+from imago_core.settings import get_settings
 from imago_core.storage.models import RequestType
 
 logger = logging.getLogger(__name__)

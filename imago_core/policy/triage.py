@@ -43,7 +43,7 @@ NEVER_MENTIONED = re.compile(
     # biometrics, named officers, certifications and other laws, Do Not Track,
     # breach notification, screen sharing.
     r"|child|children|childrens?'?s?|kids?|kid'?s|minors?|under ?(?:1[0-8]|age)|underage|parental|my (?:son|daughter)"
-    r"|age limit|how old|years? old"
+    r"|age limit|how old|years? old|\d+[- ]year[- ]olds?|teen\w*|schoolkids?|parents?'? (?:consent|permission|ok)"
     r"|ai|a\.i\.|artificial intelligence|machine learning|chat ?gpt|llms?|train(?:s|ed|ing)? (?:an? |your |the |its )?(?:ai|models?)"
     r"|biometrics?|fingerprints?|facial recognition|face recognition"
     r"|dpo|data protection officer|privacy officer"
