@@ -188,9 +188,15 @@ async def test_the_second_section_is_one_sentence_with_its_link(isolated_env):
     assert len(replies[1]) < len(replies[0]) + 200 and replies[1].count("\n- ") == 0
 
 
-@pytest.mark.parametrize("text", ["my 14-year-old uses the classroom app, what do you know about her",
-                                  "does your AI read my meetings", "do you use facial recognition"])
+@pytest.mark.parametrize("text", ["is there a minimum age", "does your AI read my meetings",
+                                  "do you use facial recognition", "are you soc 2 certified"])
 def test_subjects_the_policy_never_names_are_silent(text):
     from imago_core.policy.triage import never_mentioned
 
     assert never_mentioned(text, 0.8)
+
+
+def test_a_child_named_in_passing_leaves_the_reading_to_the_classifier():
+    from imago_core.policy.triage import never_mentioned
+
+    assert not never_mentioned("my son's school runs the class, who controls his data?", 0.8)
