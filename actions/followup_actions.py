@@ -7,9 +7,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.handoff_actions import ActionHandoff, offer_person
 from actions.language import language_of, t
 from actions.policy_actions import ActionPolicyFallback
 from actions.request_form.common import ranked_request_intent
+from actions.request_form.questions import answer_request_question
 from actions.request_form.start import ActionStartTask
 from imago_core.identity.codes import extract_code, extract_email
 from imago_core.policy import get_catalogue
@@ -41,6 +43,9 @@ class ActionFollowUp(Action):
         return "action_follow_up"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        answered = await answer_request_question(dispatcher, tracker)  # "and then what?" after filing
+        if answered is not None:
+            return answered
         bot_texts = [e.get("text") or "" for e in reversed(tracker.events) if e.get("event") == "bot"]
         previous = last_topic(bot_texts)
         topic_id = resolve(tracker.latest_message.get("text") or "", previous)
@@ -66,6 +71,9 @@ class ActionContextualFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
         text = tracker.latest_message.get("text") or ""
+        answered = await answer_request_question(dispatcher, tracker)
+        if answered is not None:
+            return answered
         topic_id = elliptical_follow_up(text, _previous_topic(tracker))
         topic = get_catalogue().by_id(topic_id) if topic_id else None
         if topic is not None:
@@ -74,17 +82,34 @@ class ActionContextualFallback(Action):
         form_active = bool((tracker.active_loop or {}).get("name"))
         request_intent = ranked_request_intent(tracker)
         asks_for_request = bool(request_intent and requested_types(text))
-        if asks_for_person(text) and "request_human" in _ranked(tracker) and not asks_for_request:
-            return [FollowupAction("action_handoff")]  # "this takes too long, just get me a human"
-        if sounds_like_complaint(text) and not asks_for_request:
-            # An angry remark the classifier couldn't place: a person is offered, nothing is filed.
-            dispatcher.utter_message(response="utter_offer_handoff_urgent")
-            return [SlotSet("fallback_count", 0)]
+        complaint = sounds_like_complaint(text)
+        if asks_for_person(text) and ("request_human" in _ranked(tracker) or complaint or asks_for_request):
+            # "this takes too long, just get me a human": the person first, any request named second.
+            return [*await ActionHandoff().run(dispatcher, tracker, domain, requested_types(text))]
+        if complaint:
+            # An angry remark the classifier couldn't place: a person is offered, nothing is
+            # filed; a request it names is offered as a second step.
+            return [*offer_person(dispatcher, tracker, requested_types(text)), SlotSet("fallback_count", 0)]
         if asks_for_request:
-            events = await ActionStartTask().start(dispatcher, tracker, request_intent)
+            events = await ActionStartTask().start(dispatcher, tracker, request_intent, domain)
             # In a form, the digression rule brings the form back; otherwise start it.
             return events + ([] if form_active else [FollowupAction("request_form")])
         if not form_active and (extract_email(text) or extract_code(text)):
             dispatcher.utter_message(response="utter_inform_without_task")
             return [SlotSet("fallback_count", 0)]
         return await ActionPolicyFallback().run(dispatcher, tracker, domain)
+
+
+class ActionCapabilities(Action):
+    """"What can you do?", unless it asks about the request under way or just filed
+    ("what now?", "what next?"): then that request's facts answer it."""
+
+    def name(self) -> Text:
+        return "action_capabilities"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        answered = await answer_request_question(dispatcher, tracker)
+        if answered is not None:
+            return answered
+        dispatcher.utter_message(response="utter_capabilities")
+        return []

@@ -2,20 +2,25 @@
 from __future__ import annotations
 
 import asyncio
-from typing import List, Text
+from typing import Any, Dict, List, Optional, Sequence, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.language import language_of, t
+from actions.language import label, labels, language_of, t
 from imago_core.handoff.escalations import create_escalation
 from imago_core.identity.codes import get_verifier
 from imago_core.language import ANSWERED
 from imago_core.language.texts import texts_for
-from imago_core.requests.flow import sounds_like_complaint
+from imago_core.requests.flow import (
+    asks_for_person,
+    requested_types,
+    sounds_like_complaint,
+)
 from imago_core.settings import get_settings
+from imago_core.storage.models import RequestType
 
 REASONS = {"request_human": "asked", "report_urgent": "urgent", "nlu_fallback": "not understood"}
 
@@ -30,12 +35,26 @@ def _is_livechat(tracker: Tracker) -> bool:
 
 
 class ActionHandoff(Action):
-    """Files an escalation, tells the visitor what happens next, and pauses the bot."""
+    """Files an escalation, tells the visitor what happens next, and pauses the bot.
+    A complaint also hears the complaint route; a request named in the same message
+    is left for the person taking over (never filed instead of the hand-off)."""
 
     def name(self) -> Text:
         return "action_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                  mentioned: Optional[Sequence[RequestType]] = None) -> List:
+        events = await self._hand_over(dispatcher, tracker)
+        text = tracker.latest_message.get("text") or ""
+        if mentioned is None:  # "a human please, about my deletion": the deletion is left for them
+            mentioned = [] if text.lstrip().startswith("/") else requested_types(text)
+        if sounds_like_complaint(text):  # (an offer of a person named the route already)
+            dispatcher.utter_message(response="utter_complaint_route")
+        if mentioned:
+            dispatcher.utter_message(response="utter_handoff_request_second_step", requests=labels(tracker, mentioned))
+        return events
+
+    async def _hand_over(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         verified = await asyncio.to_thread(get_verifier().verified_email, tracker.sender_id)
         escalation = await asyncio.to_thread(
@@ -69,14 +88,42 @@ class ActionHandoff(Action):
 
 
 class ActionOfferPerson(Action):
-    """A complaint or something urgent: say sorry and offer a person."""
+    """A complaint or something urgent: say sorry and offer a person, naming the
+    complaint route; a request the message names is offered as a second step."""
 
     def name(self) -> Text:
         return "action_offer_person"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
-        dispatcher.utter_message(response="utter_offer_handoff_urgent")
+        text = tracker.latest_message.get("text") or ""
+        if asks_for_person(text):  # "this is unacceptable, get me a human": no offer, the person
+            return await ActionHandoff().run(dispatcher, tracker, domain, requested_types(text))
+        return offer_person(dispatcher, tracker, requested_types(text))
+
+
+def offer_person(dispatcher: CollectingDispatcher, tracker: Tracker, mentioned: Sequence[RequestType]) -> List:
+    """The offer of a person (with the complaint route), then, as a second step, one
+    button per request the message named."""
+    dispatcher.utter_message(response="utter_offer_handoff_urgent")
+    if not mentioned:
         return []
+    buttons = [{"title": label(tracker, kind), "payload": f"/request_{kind.value}"} for kind in mentioned]
+    dispatcher.utter_message(response="utter_offer_request_second_step", requests=labels(tracker, mentioned),
+                             buttons=buttons)
+    return []
+
+
+async def person_first(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, text: str,
+                       mentioned: Sequence[RequestType]) -> List:
+    """A message that asks for a person, or complains, while naming a request: the
+    hand-off (asked for in words) or its offer first, the request second."""
+    if asks_for_person(text):
+        return await ActionHandoff().run(dispatcher, tracker, domain, mentioned)
+    return offer_person(dispatcher, tracker, mentioned)
+
+
+def has_handoff(events: Sequence[Dict[Text, Any]]) -> bool:
+    return any(event.get("event") == "pause" for event in events)
 
 
 class ActionGreet(Action):
@@ -87,10 +134,10 @@ class ActionGreet(Action):
         return "action_greet"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
-        if sounds_like_complaint(tracker.latest_message.get("text") or ""):
-            dispatcher.utter_message(response="utter_offer_handoff_urgent")
-        else:
-            dispatcher.utter_message(response="utter_greet")
+        text = tracker.latest_message.get("text") or ""
+        if sounds_like_complaint(text):
+            return offer_person(dispatcher, tracker, requested_types(text))
+        dispatcher.utter_message(response="utter_greet")
         return []
 
 
@@ -110,17 +157,3 @@ def person_was_offered(tracker: Tracker) -> bool:
         elif event.get("event") == "bot" and any(q in (event.get("text") or "") for q in OFFER_QUESTIONS):
             return True
     return False
-
-
-class ActionAcceptOffer(Action):
-    """A typed "yes": to the offer of a person it hands over; anywhere else it just
-    asks what else the visitor needs."""
-
-    def name(self) -> Text:
-        return "action_accept_offer"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
-        if person_was_offered(tracker):
-            return await ActionHandoff().run(dispatcher, tracker, domain)
-        dispatcher.utter_message(response="utter_anything_else")
-        return []

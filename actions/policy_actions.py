@@ -8,21 +8,31 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.handoff_actions import person_first
 from actions.language import button, language_of, t, with_notice
+from actions.request_form.common import QUESTION, form_is_active
+from actions.request_form.questions import answer_request_question, offer_requests
 from imago_core.language import asks_only_for_language
 from imago_core.language.texts import text as text_in
 from imago_core.policy import get_catalogue
+from imago_core.policy.products import about_product_data, product_section
 from imago_core.policy.search import get_search
 from imago_core.policy.triage import (
     Decision,
     candidates_for,
+    close_second_section,
     decide,
     names_no_subject,
     never_mentioned,
     runner_up,
     section_close_to_silent,
 )
-from imago_core.requests.flow import sounds_like_complaint
+from imago_core.requests.flow import (
+    asks_for_person,
+    requested_types,
+    sounds_like_complaint,
+)
+from imago_core.requests.questions import requests_in_question
 from imago_core.settings import get_settings
 
 # A second topic in the same message is answered only when the text search finds
@@ -85,17 +95,23 @@ def also_see_button(topic_id: Optional[str], tracker: Tracker) -> List[Dict[str,
 
 
 def answer_topics(dispatcher: CollectingDispatcher, topic_ids: Sequence[str], also_see: Optional[str],
-                  tracker: Tracker) -> None:
-    """Each section's answer in the visitor's language with its link; the last one
-    carries the follow-ups."""
+                  tracker: Tracker, follow_ups: bool = True, second: Optional[str] = None) -> None:
+    """Each section's answer in the visitor's language with its link, then `second` (a
+    section the question spreads over too) in one short sentence with its link; the last
+    message carries the follow-ups (left out when the visitor is offered the requests
+    they named)."""
     catalogue, settings, language = get_catalogue(), get_settings(), language_of(tracker)
-    for index, topic_id in enumerate(topic_ids):
+    shown_ids = list(topic_ids) + ([second] if second and second not in topic_ids else [])
+    for index, topic_id in enumerate(shown_ids):
         shown = catalogue.by_id(topic_id)
         buttons: List[Dict[str, str]] = []
-        rendered = shown.render(settings.policy_url, language)
-        if index == len(topic_ids) - 1:
-            buttons = [button(tracker, f"button.{intent}", f"/{intent}") for intent in _FOLLOW_UPS.get(shown.id, [])]
-            if also_see and also_see not in topic_ids:
+        short = index >= len(topic_ids)
+        rendered = (shown.render_short(settings.policy_url, language) if short
+                    else shown.render(settings.policy_url, language))
+        if index == len(shown_ids) - 1:
+            if follow_ups:
+                buttons = [button(tracker, f"button.{intent}", f"/{intent}") for intent in _FOLLOW_UPS.get(shown.id, [])]
+            if also_see and also_see not in shown_ids:
                 buttons += also_see_button(also_see, tracker)
             rendered = with_notice(tracker, rendered)
         dispatcher.utter_message(text=rendered, buttons=buttons)
@@ -108,6 +124,9 @@ class ActionAnswerPolicy(Action):
         return "action_answer_policy"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        answered = await answer_request_question(dispatcher, tracker)  # "how long will that take?" mid-request
+        if answered is not None:
+            return answered
         catalogue = get_catalogue()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         topic = catalogue.by_intent(intent)
@@ -116,6 +135,11 @@ class ActionAnswerPolicy(Action):
             return []
         ranking = _ranking(tracker)
         text = tracker.latest_message.get("text", "")
+        if not QUESTION.search(text) and sounds_like_complaint(text) and (requested_types(text) or asks_for_person(text)):
+            # "I unsubscribed months ago and you still send me newsletters, unacceptable": a
+            # complaint about how a request or the data was handled, not a question about
+            # the section. A person first, the request second (a plain question is answered).
+            return await person_first(dispatcher, tracker, domain, text, requested_types(text))
         if names_no_subject(text):  # a confident reading of a message that names nothing: ask
             return await ActionPolicyFallback().run(dispatcher, tracker, domain)
         if never_mentioned(text, _confidence_of(ranking, intent)):
@@ -125,8 +149,13 @@ class ActionAnswerPolicy(Action):
         extra = second_topic(text, topic.id, ranking)
         if extra:
             topics.append(extra)
-        answer_topics(dispatcher, topics, runner_up(ranking, catalogue, topic.id), tracker)
-        return [SlotSet("fallback_count", 0)]
+        # "Can I delete my account and also unsubscribe?": the section, then every request named, offered.
+        offered = [] if form_is_active(tracker) else requests_in_question(text)
+        # A near tie with a neighbouring section: both, the second in one sentence.
+        close = None if extra else close_second_section(ranking, catalogue, topic.id)
+        answer_topics(dispatcher, topics, runner_up(ranking, catalogue, topic.id), tracker, follow_ups=not offered,
+                      second=close)
+        return [SlotSet("fallback_count", 0), *offer_requests(dispatcher, tracker, offered)]
 
 
 class ActionPolicyFallback(Action):
@@ -141,11 +170,13 @@ class ActionPolicyFallback(Action):
         text = tracker.latest_message.get("text", "")
         decision = decide(text, _ranking(tracker), get_catalogue(), get_search())
         if decision.kind == "answer":
-            answer_topics(dispatcher, [decision.topic], decision.also_see, tracker)
+            answer_topics(dispatcher, [decision.topic], decision.also_see, tracker, second=decision.second)
             return [SlotSet("fallback_count", 0)]
         if decision.kind == "silent":
             say_policy_is_silent(dispatcher, text, tracker)
             return [SlotSet("fallback_count", 0)]
+        if decision.kind == "out_of_scope" and about_product_data(text):
+            return answer_product_question(dispatcher, text, _ranking(tracker))
         if decision.kind == "out_of_scope":
             dispatcher.utter_message(response="utter_out_of_scope")
             return [SlotSet("fallback_count", 0)]
@@ -228,9 +259,16 @@ class ActionOutOfScope(Action):
         return "action_out_of_scope"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        answered = await answer_request_question(dispatcher, tracker)
+        if answered is not None:
+            return answered
         text = tracker.latest_message.get("text", "")
         if asks_only_for_language(text):
             dispatcher.utter_message(text=t(tracker, "language.switched"))
+        elif about_product_data(text):
+            # A privacy question about IMAGO's own products (webcam video, recordings,
+            # classroom data, AI) is never off-topic: its section, or the policy's silence.
+            return answer_product_question(dispatcher, text, _ranking(tracker), tracker)
         elif sounds_like_complaint(text):
             dispatcher.utter_message(response="utter_offer_handoff_urgent")  # "you guys are useless"
         else:
@@ -245,6 +283,9 @@ class ActionPolicySilent(Action):
         return "action_policy_silent"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        answered = await answer_request_question(dispatcher, tracker)
+        if answered is not None:
+            return answered
         text, ranking = tracker.latest_message.get("text", ""), _ranking(tracker)
         close_section = section_close_to_silent(text, ranking, get_catalogue())
         if close_section:  # a close race: the section may well answer it
@@ -252,3 +293,15 @@ class ActionPolicySilent(Action):
         else:
             say_policy_is_silent(dispatcher, text, tracker)
         return [SlotSet("fallback_count", 0)]
+
+
+def answer_product_question(dispatcher: CollectingDispatcher, text: str, ranking: Sequence[Dict[str, Any]],
+                            tracker: Tracker) -> List:
+    """A privacy question about IMAGO's products: the section that applies, when the
+    classifier or the policy search finds one, else "the policy doesn't say" and a person."""
+    section = product_section(text, ranking, get_catalogue(), get_search())
+    if section:
+        answer_topics(dispatcher, [section], runner_up(ranking, get_catalogue(), section), tracker)
+    else:
+        say_policy_is_silent(dispatcher, text, tracker)
+    return [SlotSet("fallback_count", 0)]

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bench.nlu_eval import evaluate, load_examples  # noqa: E402
 from bench.purge_bench import SECTION_PATTERN  # noqa: E402
 from bench.real_eval import load_items, run_items, summarise  # noqa: E402
+from bench.understanding import SECTION_PATTERN as UNDERSTANDING_PATTERN  # noqa: E402
 from tests.support.stack import Stack  # noqa: E402
 
 CONFIGS = {
@@ -42,6 +43,7 @@ CONFIGS = {
 }
 REAL = ROOT / "tests" / "nlu" / "real_questions.yml"
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
+FRESH = ROOT / "tests" / "nlu" / "fresh_questions.yml"  # by a separate author (issue 24): aggregates only
 
 
 def train(config: Path, out: Path) -> (str, float):
@@ -185,7 +187,9 @@ def main() -> int:
             stack = stacks[label] = Stack(stack_dir).start()
             stack.say("warm-up", "hello")
             replies = {name: summarise(run_items(stack, load_items(path), stack_dir / "tracker.db"))
-                       for name, path in (("real", REAL), ("heldout", HELDOUT))}
+                       for name, path in (("real", REAL), ("fresh", FRESH), ("heldout", HELDOUT))}
+            for summary in replies.values():
+                summary.pop("misses", None)  # the questions' texts stay unread
             for name, summary in replies.items():
                 print(f"   {name}: accuracy {summary['accuracy']:.1%}, asked {summary['ask_rate']:.1%}, "
                       f"honesty {summary['honesty']:.1%}", flush=True)
@@ -210,7 +214,7 @@ def main() -> int:
 
     header = ["| measure | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
     reply_rows = []
-    for key, title in (("real", "real questions"), ("heldout", "own held-out")):
+    for key, title in (("real", "real questions"), ("fresh", "fresh held-out"), ("heldout", "own held-out")):
         reply_rows += [
             row(f"{title}: answered with the right section",
                 lambda r, k=key: f"{r['replies'][k]['accuracy']:.1%}"),
@@ -281,6 +285,9 @@ def main() -> int:
     if "<!-- load:begin -->" in previous and "<!-- load:end -->" in previous:
         block = previous[previous.index("<!-- load:begin -->"):previous.index("<!-- load:end -->")]
         report += "\n\n" + block + "<!-- load:end -->"
+    understanding = UNDERSTANDING_PATTERN.search(previous)  # bench/understanding.py's section
+    if understanding:
+        report += "\n\n" + understanding.group(0)
     purge = SECTION_PATTERN.search(previous)
     if purge:
         report += "\n\n" + purge.group(0).rstrip("\n")

@@ -46,6 +46,8 @@ ALLOWED_ON_SILENT = {"contact", "your-rights"}
 SILENT_INTENTS = {"policy_silent", "out_of_scope"}
 REQUEST_PREFIX = "request_"
 NOT_A_REQUEST_FLOW = {"request_human"}  # a hand-off to a person, not a data request
+# Sets written by someone else to be scored blind: their questions are never shown here.
+BLIND_SETS = ("fresh_questions.yml",)
 
 
 @dataclass
@@ -189,9 +191,16 @@ def main(argv=None) -> int:
     parser.add_argument("--min-accuracy", type=float, default=None, help="fail under this (first file)")
     parser.add_argument("--report", type=Path)
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument("--aggregate-only", action="store_true",
+                        help="keep the questions' texts out of the report (blind sets such as fresh_questions.yml)")
     args = parser.parse_args(argv)
     files = args.data or [ROOT / "tests" / "nlu" / "real_questions.yml"]
+    if args.show_misses and any(Path(f).name in BLIND_SETS for f in files):
+        parser.error(f"{', '.join(BLIND_SETS)} is scored blind: no --show-misses (issue 24)")
     results = evaluate_files(args.model, files)
+    if args.aggregate_only:
+        for summary in results.values():
+            summary.pop("misses", None)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(results, indent=2))

@@ -9,8 +9,13 @@
 #                                confusions) for this pipeline, the one before the sentence
 #                                encoder (and Rasa's default with BENCH_WITH_DEFAULT=1, +30 min);
 #                                latency, memory, training: ~15 min;
-#                             3. the retention purge of 100,000 old conversations
-#   scripts/bench.sh --quick  skips 2
+#                             3. understanding before and after issue 24 (bench/understanding.py):
+#                                the real-question dev set, the fresh held-out set and the own
+#                                held-out set, this tree against the commit before issue 24, each
+#                                trained and run with its own code: ~15 min;
+#                             4. the retention purge of 100,000 old conversations
+#   scripts/bench.sh --quick  skips 2 and 3
+#   scripts/bench.sh --understanding  runs 3 only (the accuracy part, when the rest is too slow)
 # Locust (and py-spy) live in their own venv, bench/.venv-locust, so their gevent and
 # Flask never touch Rasa's venv.
 set -euo pipefail
@@ -28,10 +33,14 @@ if [ ! -x "$LOCUST_VENV/bin/locust" ] || [ ! -x "$LOCUST_VENV/bin/py-spy" ]; the
 fi
 export LOCUST="$LOCUST_VENV/bin/locust"
 
+if [ "${1:-}" = "--understanding" ]; then
+  exec "$PY" -m bench.understanding --baseline "${BENCH_UNDERSTANDING_BASELINE:-234cadb}"
+fi
 "$PY" -m bench.load --baseline "${BENCH_BASELINE:-dd92224}" --seconds "${BENCH_SECONDS:-30}"
 if [ "${1:-}" != "--quick" ]; then
   # Rasa's default pipeline takes ~27 min to train here: compared only on request.
   if [ -n "${BENCH_WITH_DEFAULT:-}" ]; then "$PY" -m bench.bench; else "$PY" -m bench.bench --skip-default; fi
+  "$PY" -m bench.understanding --baseline "${BENCH_UNDERSTANDING_BASELINE:-234cadb}"
 fi
 # The retention purge of 100,000 old conversations (adds its section to docs/benchmarks.md).
 "$PY" -m bench.purge_bench

@@ -155,3 +155,48 @@ def test_a_message_that_names_no_subject_is_asked_about_not_answered(text, vague
     assert names_no_subject(text) is vague
     if vague:  # however confident the classifier is about some section
         assert triage(text, ("policy_purposes", 0.97), ("policy_sharing", 0.01)).kind == "ask"
+
+
+# Issue 24: a question the policy spreads over two neighbouring sections.
+def test_a_near_tie_between_neighbours_answers_both_the_second_short():
+    from imago_core.policy.triage import close_second_section
+
+    near = [{"name": "policy_automatic_data", "confidence": 0.5}, {"name": "policy_data_collected", "confidence": 0.3}]
+    far = [{"name": "policy_automatic_data", "confidence": 0.8}, {"name": "policy_data_collected", "confidence": 0.1}]
+    assert close_second_section(near, get_catalogue(), "automatic-data") == "data-collected"
+    assert close_second_section(far, get_catalogue(), "automatic-data") is None
+    # Only for the classifier's own leader.
+    assert close_second_section(near, get_catalogue(), "sharing") is None
+
+
+def test_a_tie_the_search_points_at_answers_both_instead_of_asking():
+    decision = triage("which cookies and what device information do you collect",
+                      ("policy_automatic_data", 0.3), ("policy_cookies", 0.28))
+    assert decision.kind == "answer"
+    assert {decision.topic, decision.second or decision.also_see} == {"automatic-data", "cookies"}
+
+
+@pytest.mark.asyncio
+async def test_the_second_section_is_one_sentence_with_its_link(isolated_env):
+    tracker = make_tracker(intent="policy_automatic_data", text="what do you record when i use the site",
+                           ranking=[{"name": "policy_automatic_data", "confidence": 0.5},
+                                    {"name": "policy_data_collected", "confidence": 0.35}])
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerPolicy().run(dispatcher, tracker, {})
+    replies = texts(dispatcher)
+    assert [LINK.findall(r) for r in replies] == [["automatic-data"], ["data-collected"]]
+    assert len(replies[1]) < len(replies[0]) + 200 and replies[1].count("\n- ") == 0
+
+
+@pytest.mark.parametrize("text", ["is there a minimum age", "does your AI read my meetings",
+                                  "do you use facial recognition", "are you soc 2 certified"])
+def test_subjects_the_policy_never_names_are_silent(text):
+    from imago_core.policy.triage import never_mentioned
+
+    assert never_mentioned(text, 0.8)
+
+
+def test_a_child_named_in_passing_leaves_the_reading_to_the_classifier():
+    from imago_core.policy.triage import never_mentioned
+
+    assert not never_mentioned("my son's school runs the class, who controls his data?", 0.8)

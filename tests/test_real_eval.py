@@ -72,3 +72,25 @@ def test_flow_started_finds_the_channel_prefixed_conversation(tmp_path):
     assert flow_started(db, "eval-1")
     assert not flow_started(db, "eval-2")
     assert not flow_started(db, "eval-3")
+
+
+def test_the_blind_set_cannot_show_its_misses(capsys):
+    # tests/nlu/fresh_questions.yml is scored blind (issue 24): its questions are never shown.
+    from bench.real_eval import main
+
+    with pytest.raises(SystemExit):
+        main(["--model", "unused.tar.gz", "--data", "tests/nlu/fresh_questions.yml", "--show-misses"])
+    assert "blind" in capsys.readouterr().err
+
+
+def test_aggregate_only_reports_keep_no_question_text(tmp_path, monkeypatch):
+    import json
+
+    import bench.real_eval as real_eval
+
+    outcomes = [Outcome(Item("a secret question", ["retention"]), ["sharing"], False, False)]
+    monkeypatch.setattr(real_eval, "evaluate_files", lambda model, files: {str(files[0]): summarise(outcomes)})
+    report = tmp_path / "r.json"
+    real_eval.main(["--model", "m", "--data", "x.yml", "--aggregate-only", "--report", str(report)])
+    assert "a secret question" not in report.read_text()
+    assert json.loads(report.read_text())["x.yml"]["confusions"] == {"retention": {"sharing": 1}}

@@ -5,6 +5,8 @@
     asking       action_ask_*: the form's questions and the confirmation summary
     filing       action_file_request, action_finish_request
     status       action_show_status, action_cancel_task
+    questions    questions about the request itself, answered from its facts; requests
+                 asked as questions, offered one button per type (issue 24)
     common       the form's slots and intents, and the tracker helpers they share
     replies      the texts they build
 

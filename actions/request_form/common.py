@@ -98,8 +98,13 @@ def latest_metadata(tracker: Tracker) -> Dict[Text, Any]:
 def reset_slots(tracker: Optional[Tracker] = None) -> List[Dict[Text, Any]]:
     """Clears the request's slots (only those set, when the tracker is given: a form
     reads every slot event of the turn as a candidate answer)."""
-    names = (*FORM_SLOTS, "task", "tasks", "reprompted", "reverify")
+    names = (*FORM_SLOTS, "task", "tasks", "reprompted", "reverify", "offered_tasks")
     return [SlotSet(name, None) for name in names if tracker is None or tracker.get_slot(name) is not None]
+
+
+def is_payload(text: str) -> bool:
+    """A button's payload ("/request_deletion"), not words the visitor typed."""
+    return (text or "").lstrip().startswith("/")
 
 
 def intent_of(tracker: Tracker) -> tuple:

@@ -7,12 +7,13 @@ import logging
 from typing import List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.language import language_of, short, status_text, t
-from actions.request_form.common import reset_slots
+from actions.request_form.common import FORM, QUESTION, form_is_active, reset_slots
+from actions.request_form.questions import answer_request_question
 from imago_core.identity.codes import (
     get_verifier,
     mask_email,
@@ -60,6 +61,13 @@ class ActionCancelTask(Action):
         return "action_cancel_task"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
+        text = tracker.latest_message.get("text") or ""
+        if QUESTION.search(text):
+            # "Can I cancel it later?" asks about cancelling; it is not a "cancel". Answered
+            # from the request's facts, and the form (if any) asks its question again.
+            answered = await answer_request_question(dispatcher, tracker)
+            if answered is not None:
+                return answered + ([FollowupAction(FORM)] if form_is_active(tracker) else [])
         await asyncio.to_thread(drafts.discard_drafts, tracker.sender_id)
         dispatcher.utter_message(response="utter_cancelled")
         return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_slots()]

@@ -51,6 +51,7 @@ from imago_core.requests.flow import (
     wants_details_change,
     wants_email_change,
 )
+from imago_core.requests.questions import request_question
 from imago_core.settings import get_settings
 from imago_core.storage.models import RequestType
 
@@ -94,6 +95,8 @@ class ValidateRequestForm(FormValidationAction):
             return False
         if step == "confirmation" and (wants_email_change(text) or wants_details_change(text)):
             return False
+        if request_question(text) and QUESTION.search(text):
+            return True  # "how long will that take?": answered from the request's facts, then back here
         if intent == "affirm" and step != "confirmation" and person_was_offered(tracker):
             return True  # "yes" to the offer of a person (data/rules/digressions.yml)
         if step in ("email", "otp_code", "confirmation") and intent == "deny":

@@ -28,7 +28,9 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 import aiohttp
 
-from imago_core.delivery.retry import retry_after_seconds  # one Retry-After parser for every client
+from imago_core.delivery.retry import (
+    retry_after_seconds,  # one Retry-After parser for every client
+)
 
 logger = logging.getLogger("extensions.channels.rocketchat")
 

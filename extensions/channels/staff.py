@@ -24,18 +24,26 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResu
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from extensions import peer_watch
 
-from imago_core.language.texts import language_label, text
-from imago_core.handoff.escalations import get_escalation, list_escalations, set_escalation_status, transcript_from_events
-from imago_core.storage.models import EscalationStatus
-from imago_core.identity.client_address import clean_text, resolve_client, trusted_networks
-from imago_core.settings import get_settings
+from extensions import peer_watch
+from extensions.channels import staff_requests
+from imago_core.handoff.escalations import (
+    get_escalation,
+    list_escalations,
+    set_escalation_status,
+    transcript_from_events,
+)
+from imago_core.identity.client_address import (
+    clean_text,
+    resolve_client,
+    trusted_networks,
+)
 from imago_core.identity.staff_auth import FailureLimiter, staff_member, staff_tokens
+from imago_core.language.texts import language_label, text
 from imago_core.requests.notices import language_of as notice_language
 from imago_core.requests.notices import texts
-
-from extensions.channels import staff_requests
+from imago_core.settings import get_settings
+from imago_core.storage.models import EscalationStatus
 
 logger = logging.getLogger(__name__)
 PAGE = Path(__file__).resolve().parents[2] / "web" / "staff" / "index.html"

@@ -32,11 +32,13 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.utils.tensorflow.constants import RANKING_LENGTH
+from rasa.nlu.classifiers.logistic_regression_classifier import (
+    LogisticRegressionClassifier,
+)
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
-from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.utils.tensorflow.constants import RANKING_LENGTH
 from sklearn.linear_model import LogisticRegression
 
 logger = logging.getLogger(__name__)

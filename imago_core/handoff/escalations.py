@@ -39,7 +39,9 @@ def create_escalation(conversation_id: str, channel: str, reason: str, events: I
         open_requests = [
             {"reference": v.reference, "type": v.request_type.value, "status": v.status.value,
              "due": format_date(v.due_at)}
-            for v in requests_for(verified_email, conversation_id) if v.status.is_open
+            # Every request on file for the address, closed ones too: a complaint is often
+            # about an earlier request ("you deleted nothing and still email me").
+            for v in requests_for(verified_email, conversation_id)
         ]
     with session_scope() as session:
         existing = session.execute(select(Escalation).where(
@@ -49,6 +51,7 @@ def create_escalation(conversation_id: str, channel: str, reason: str, events: I
         if existing is not None:  # asking twice does not queue twice
             existing.transcript, existing.updated_at = json.dumps(transcript), utcnow()
             existing.language = language or existing.language
+            existing.open_requests = json.dumps(open_requests)
             return existing
         # Recorded first, filed by the delivery loop with retries (the local backend
         # needs no ticket: the staff console reads this table).

@@ -32,7 +32,7 @@ def escalation_draft(row: Escalation) -> TicketDraft:
         subject=f"[{row.reference}] Conversation escalated to the privacy team ({row.reason})",
         body=f"Channel: {row.channel}\nConversation: {row.conversation_id}\n"
              f"Visitor's language (answer in it): {language_label(row.language)}\n"
-             f"Verified address: {row.verified_email or '(not verified)'}\n\nOpen requests:\n{requests_text}\n\n"
+             f"Verified address: {row.verified_email or '(not verified)'}\n\nRequests on file for this address:\n{requests_text}\n\n"
              f"Transcript (one-time codes masked):\n{transcript}\n",
         tags=["privacy-escalation"])
 

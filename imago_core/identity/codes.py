@@ -83,6 +83,18 @@ def is_only_email_or_code(text: str) -> bool:
     return bool(_EMAIL.fullmatch(value) or _CODE.fullmatch(value))
 
 
+def value_spans(text: str) -> List[tuple]:
+    """(start, end, "email" | "code") of every address and every code in the text, in
+    order; digits inside an address are part of the address, not a code. The NLU
+    replaces these spans by placeholders (extensions/nlu/value_placeholders.py)."""
+    text = text or ""
+    spans = [(m.start(1), m.end(1), "email") for m in _EMAIL.finditer(text)]
+    for match in _CODE.finditer(text):
+        if not any(start < match.end() and match.start() < end for start, end, _ in spans):
+            spans.append((match.start(), match.end(), "code"))
+    return sorted(spans)
+
+
 def extract_email(text: str) -> Optional[str]:
     """The address in what the visitor typed ("it's Jane@Example.org"), normalised,
     or None when there is not exactly one plausible address."""

@@ -7,6 +7,7 @@ from them (`retention` -> `policy_retention`), and answers live in
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -47,6 +48,17 @@ class Topic:
 
     def link(self, policy_url: str, language: str = DEFAULT) -> str:
         return f"[{self.title_in(language)}]({policy_url}#{self.id})"
+
+    def render_short(self, policy_url: str, language: str = DEFAULT) -> str:
+        """The answer's first sentence and the section link: the second of two
+        sections a question spreads over, kept short."""
+        lines = [line.strip() for line in self.answer_in(language).strip().split("\n") if line.strip()]
+        sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z])|(?<=[。！？])", lines[0])[0]
+        if sentence.endswith((":", "：")):  # a list follows: its first two items, inline
+            items = [line.lstrip("- ").rstrip(".;。；") for line in lines[1:] if line.startswith("- ")]
+            sentence += " " + "; ".join(items[:2]) + ("; …" if len(items) > 2 else ".")
+        source = text(language, "policy.source", link=self.link(policy_url, language))
+        return f"{sentence}\n\n{source}"
 
     def render(self, policy_url: str, language: str = DEFAULT) -> str:
         """The answer as the visitor sees it: plain words, then the section link."""

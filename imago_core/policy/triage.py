@@ -39,6 +39,19 @@ MAX_CANDIDATES = 3
 NEVER_MENTIONED = re.compile(
     r"\b(dna|genetic|medical|health|heart rate|blood pressure|insurance rates?"
     r"|camera|webcam|microphone"
+    # Also never in the policy text (checked word by word), and the subject of the
+    # question whenever named: AI, biometrics, named officers, certifications and other
+    # laws, Do Not Track, breach notification, screen sharing. Not children: a question
+    # can name a child and ask what the policy does answer ("my son's school runs the
+    # class: who controls his data?"), so the classifier decides there.
+    r"|age limit|minimum age|how old do you have to be"
+    r"|ai|a\.i\.|artificial intelligence|machine learning|chat ?gpt|llms?|train(?:s|ed|ing)? (?:an? |your |the |its )?(?:ai|models?)"
+    r"|biometrics?|fingerprints?|facial recognition|face recognition"
+    r"|dpo|data protection officer|privacy officer"
+    r"|iso ?27001|soc ?2|hipaa|ferpa|coppa|ccpa|california"
+    r"|do not track|dnt"
+    r"|breach notifications?|notify (?:me|users|us|you)\b.{0,30}\bbreach(?:es)?"
+    r"|screen ?shar\w*|share (?:my|the) screen"
     r"|cost|costs|price|prices|pricing|fees?|subscription|paid plan|for free|is it free|the app free"
     r"|need to pay|have to pay"
     r"|malware|virus"
@@ -73,10 +86,35 @@ def never_mentioned(text: str, top_confidence: float) -> bool:
     return top_confidence < SILENT_OVERRIDE_BELOW and bool(NEVER_MENTIONED.search(text or ""))
 
 
+# A question the policy spreads over two sections gets both (the second short) when
+# the classifier's runner-up section has at least this share of the leader's
+# confidence, and this much confidence of its own: a near tie between neighbours
+# (data collected vs collected automatically, sharing vs data collected) is honest
+# to answer with both, not to guess one of.
+TWO_SECTIONS_RATIO = 0.5
+TWO_SECTIONS_MIN_CONFIDENCE = 0.15
+
+
+def close_second_section(ranking: Sequence[Dict[str, Any]], catalogue: Catalogue, first: str) -> Optional[str]:
+    """The runner-up section when it is nearly as likely as the answered one `first`
+    (which must be the classifier's leader), else None."""
+    entries = ranked(ranking)
+    if not entries or catalogue.by_intent(entries[0].get("name")) is None \
+            or catalogue.by_intent(entries[0].get("name")).id != first or len(entries) < 2:
+        return None
+    top, second = entries[0].get("confidence", 0.0), entries[1]
+    topic = catalogue.by_intent(second.get("name"))
+    confidence = second.get("confidence", 0.0)
+    if topic and confidence >= TWO_SECTIONS_MIN_CONFIDENCE and confidence >= TWO_SECTIONS_RATIO * top:
+        return topic.id
+    return None
+
+
 @dataclass
 class Decision:
     kind: str  # "answer", "silent", "out_of_scope" or "ask"
     topic: Optional[str] = None  # the section answered ("answer")
+    second: Optional[str] = None  # a second section the question spreads over ("answer", short)
     also_see: Optional[str] = None  # the runner-up section ("answer")
     candidates: List[str] = field(default_factory=list)  # sections offered ("ask")
 
@@ -137,16 +175,23 @@ def decide(text: str, ranking: Sequence[Dict[str, Any]], catalogue: Catalogue, s
     if clear and name == OUT_OF_SCOPE_INTENT:
         return Decision("out_of_scope")
     if clear and topic:
-        return Decision("answer", topic=topic.id, also_see=runner_up(ranking, catalogue, topic.id))
+        return Decision("answer", topic=topic.id, also_see=runner_up(ranking, catalogue, topic.id),
+                        second=close_second_section(ranking, catalogue, topic.id))
     if topic and top_confidence >= ANSWER_MIN_CONFIDENCE and len(entries) > 1:
-        # Two readings close together: when the policy search agrees with one of
-        # them, that one is the answer and the other the "Also see".
+        # Two readings close together: when the policy search puts one of them first,
+        # that one is the answer and the other the "Also see"; when it only ranks them
+        # lower, both sections are answered (the second short) instead of asking.
         other = catalogue.by_intent(entries[1].get("name"))
         if other:
             found = search.top(text, limit=1)
             if found and found[0] in (topic.id, other.id):
                 best, rest = (topic.id, other.id) if found[0] == topic.id else (other.id, topic.id)
-                return Decision("answer", topic=best, also_see=rest)
+                return Decision("answer", topic=best, also_see=rest, second=close_second_section(
+                    ranking, catalogue, best) if best == topic.id else topic.id)
+            # Some word of the question must point at one of them ("hmm" points at none).
+            if entries[1].get("confidence", 0.0) >= TWO_SECTIONS_MIN_CONFIDENCE \
+                    and {topic.id, other.id} & set(search.top(text, limit=MAX_CANDIDATES)):
+                return Decision("answer", topic=topic.id, second=other.id)
     return Decision("ask", candidates=candidates_for(text, ranking, catalogue, search))
 
 

@@ -16,8 +16,10 @@ from imago_core.storage.models import RequestType
 
 # Words that name each request type. Order in the message decides the order filed.
 _TYPE_PATTERNS = {
+    # "you still email me" after an opt-out or a deletion: the mail is what must stop.
     RequestType.MARKETING_OPTOUT: r"marketing|mailing list|newsletters?|promotional|promotions?|unsubscribe|opt(?:\s|-)?(?:me\s)?out"
-                                  r"|(?:stop|no more)\s+(?:\w+\s+){0,3}(?:e-?mails|mails|messages|spam)",
+                                  r"|(?:stop|no more)\s+(?:\w+\s+){0,3}(?:e-?mails|mails|messages|spam)"
+                                  r"|still\s+(?:\w+\s+){0,2}(?:e-?mail(?:s|ing)?|mail(?:s|ing)?|spam\w*)\b(?:\s+me\b)?",
     RequestType.EXPORT: r"export|portab\w*|machine[- ]readable|download\w*|transfer (?:my|all) (?:data|information)"
                         r"|\bcsv\b|\bjson\b",
     RequestType.DELETION: r"delet\w*|eras\w*|wipe\w*|forget (?:me|about me)|be forgotten|close my account"
@@ -30,7 +32,7 @@ _TYPE_PATTERNS = {
                             r"|info\w*|details?|record\w*|it|that|this) (?:\w+ ){0,2}(?:is|are|was|were|looks?) (?:\w+ )?wrong",
     RequestType.ACCESS: r"\bcopy\b|\baccess\b|what (?:(?:personal )?(?:data|info\w*) )?(?:do )?you (?:have|hold|keep|store)"
                         r"|see my data"
-                        r"|see (?:all )?(?:the )?(?:data|info\w*) you",
+                        r"|see (?:all )?(?:the )?(?:personal )?(?:data|info\w*) you",
 }
 _TYPE_RES = {kind: re.compile(rf"\b(?:{pattern})", re.I) for kind, pattern in _TYPE_PATTERNS.items()}
 # "don't delete anything", "no need to export", "I do NOT want you to delete", "forget
@@ -57,7 +59,14 @@ _COMPLAINT = re.compile(
     r"|\bviolat\w*|\breport(?:ing)? you\b|\blawyer\b|\bsu(?:e|ing) you\b|\bleak\w*|\bhack\w*"
     r"|\bunacceptable\b|\bmishandl\w*|\babus\w* (?:of )?my data|\bterrible\b|\bawful\b|\bappalling\b"
     r"|\bdisappoint\w*|\bangry\b|\bupset\b|\bscandal\w*|\bwtf\b|\buseless\b|\bridiculous\b|\bpathetic\b"
-    r"|\brubbish\b|\bfed up\b|\bsick of\b|\bworst\b|\bshameful\b", re.I)
+    r"|\brubbish\b|\bfed up\b|\bsick of\b|\bworst\b|\bshameful\b"
+    # Complaints about how an earlier request or the visitor's data was handled:
+    # "I asked you to delete my data last month and you still email me. this is illegal".
+    r"|\bunhappy\b|\bnot happy\b|\billegal\w*|\bunlawful\w*|\bagainst the law\b|\bbreach of\b"
+    r"|\bstill (?:get(?:ting)?|receiv\w*|send\w*|e-?mail\w*|spam\w*|contact\w*|messag\w*|call\w*|have(?:n'?t)?"
+    r"|hav(?:e|ing) my|keep\w* my|not (?:done|deleted|heard|received))\b"
+    r"|\bnever (?:heard|got|received|replied|answered|responded)\b|\bno (?:reply|response|answer) (?:yet|from|after)"
+    r"|\bignor(?:ed|ing) (?:me|my)\b|\byou (?:promised|said you would)\b", re.I)
 _ASKS_FOR_PERSON = re.compile(
     r"\b(?:human|real person|a person|someone (?:real|from)|somebody|an agent|a manager|your manager|staff member"
     r"|customer service|support team|privacy team)\b", re.I)

@@ -126,6 +126,19 @@ def requests_for(email: str, conversation_id: Optional[str] = None) -> List[Requ
         return [RequestView.of(row) for row in rows]
 
 
+def requests_filed_in(conversation_id: str) -> List[RequestView]:
+    """The requests this conversation filed, oldest first: their facts answer the
+    visitor's questions about them ("how long will it take?", "what's next?")."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(PrivacyRequest).where(PrivacyRequest.conversation_id == conversation_id)
+            .order_by(PrivacyRequest.received_at)
+        ).scalars().all()
+        for row in rows:
+            audit.record("status_read", conversation_id=conversation_id, request_id=row.id, session=session)
+        return [RequestView.of(row) for row in rows]
+
+
 def request_by_reference(session, reference: str) -> PrivacyRequest:
     """The request with this reference (any case), or LookupError naming it."""
     row = session.execute(

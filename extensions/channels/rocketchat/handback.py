@@ -24,8 +24,8 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, ConversationResumed
 from sqlalchemy import select
 
-from imago_core.storage.db import session_scope
 from imago_core.handoff.escalations import set_escalation_status
+from imago_core.storage.db import session_scope
 from imago_core.storage.models import Escalation, EscalationStatus
 
 logger = logging.getLogger(__name__)

@@ -28,7 +28,11 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from extensions.channels.rocketchat_client import DEFAULT_TIMEOUT, RocketChatClient, room_ref
+from extensions.channels.rocketchat_client import (
+    DEFAULT_TIMEOUT,
+    RocketChatClient,
+    room_ref,
+)
 from imago_core.identity.client_address import (
     CLIENT_ADDRESS_KEY,
     MAX_MESSAGE_CHARS,
