@@ -29,7 +29,7 @@ from tests.support.rocketchat_channel import (
 from tests.support.rocketchat_channel import fake, harness, start_server  # noqa: F401 - fixtures
 
 
-# -- hand-off basics (refusals and escalation: test_rocketchat_realistic.py) ---------------
+# -- hand-off basics (refusals and escalation: test_rocketchat_realistic_handoff.py) ---------------
 
 
 async def test_forward_to_department_calls_room_forward(harness):
