@@ -16,7 +16,7 @@ else
 fi
 ensure_venv test
 [ -x scripts/build-web.sh ] && scripts/build-web.sh
-scripts/install-deploy-tools.sh  # kubernetes-validate + hadolint for tests/test_deploy.py
+scripts/install-deploy-tools.sh  # kubernetes-validate + hadolint for tests/test_deploy_*.py
 MODEL="$(ensure_model)"
 export IMAGO_TEST_MODEL="$MODEL"
 mkdir -p results
