@@ -28,6 +28,8 @@ from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from imago_core.settings import get_settings
 
@@ -57,12 +59,22 @@ def build_app(token: str, package: str = "actions") -> Sanic:
         if isinstance(exception, SanicException):
             return response.json({"error": "bad request"}, status=getattr(exception, "status_code", 400) or 400)
         logger.error("action %s failed: %s", _action_name(request), type(exception).__name__)
+        if _store_unavailable(exception):
+            # 503, not 500: the Rasa server abandons the turn and runs it again (extensions/resend.py).
+            return response.json({"error": "unavailable"}, status=503)
         return response.json({"error": "internal error"}, status=500)  # nothing from the request
 
     # rasa-sdk's own `run` attaches plugins (rasa_sdk_plugins: the startup of background
     # jobs); this entry point builds the app itself, so it attaches them here.
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app
+
+
+def _store_unavailable(exception: Exception) -> bool:
+    """The database is away (restarting): the action may succeed when tried again."""
+    if isinstance(exception, (OperationalError, DisconnectionError, PoolTimeout)):
+        return True
+    return isinstance(exception, DBAPIError) and bool(exception.connection_invalidated)
 
 
 def _action_name(request: Request) -> str:

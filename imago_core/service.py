@@ -14,7 +14,7 @@ from typing import List
 from imago_core.delivery import jobs, loop
 from imago_core.delivery.jobs import Job
 from imago_core.handoff import tickets as _escalation_tickets  # noqa: F401 - registers escalations
-from imago_core.requests import retention
+from imago_core.requests import confirmation, retention
 from imago_core.requests import tickets as _request_tickets  # noqa: F401 - registers requests
 from imago_core.settings import get_settings
 
@@ -31,8 +31,14 @@ def _retention_purge(stop: threading.Event) -> None:
     retention.run_daily(stop)
 
 
+def _confirmation_mails(stop: threading.Event) -> None:
+    confirmation.run_forever(stop)
+
+
 JOBS: List[Job] = [
     Job("ticket-delivery", _delivery_loop, _delivery_wanted),
+    # Confirmation mails a crash left unsent (the filing action sends them at once).
+    Job("confirmation-mails", _confirmation_mails),
     Job("retention-purge", _retention_purge),
 ]
 

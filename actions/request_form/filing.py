@@ -18,9 +18,9 @@ from imago_core.delivery.loop import kick
 from imago_core.identity.codes import (
     get_verifier,
 )
-from imago_core.requests import drafts
+from imago_core.requests.confirmation import send_due as send_confirmations
 from imago_core.requests.export import after_request_filed
-from imago_core.requests.records import record_request
+from imago_core.requests.filing import file_confirmed
 from imago_core.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -33,22 +33,25 @@ class ActionFileRequest(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List:
         verifier = get_verifier()
         email = await asyncio.to_thread(verifier.verified_email, tracker.sender_id)
-        confirmed = await asyncio.to_thread(drafts.take_drafts, tracker.sender_id, email) if email else []
-        if not confirmed:
+        # One transaction for all drafts; a turn run again after a crash gets what was filed
+        # (imago_core/requests/filing.py).
+        filing = await asyncio.to_thread(
+            file_confirmed, tracker.sender_id, email, channel_of(tracker), get_settings().ticket_backend,
+            verifier.address_key(email)) if email else None
+        if not filing or not filing.views:
             dispatcher.utter_message(
                 text="I have nothing confirmed to file (or your verification has expired), so nothing was filed. "
                 "You can start again any time."
             )
             return reset_slots()
-        views = []
-        for draft in confirmed:
-            views.append(await asyncio.to_thread(
-                record_request, email, draft.request_type, draft.details, channel_of(tracker), tracker.sender_id,
-                get_settings().ticket_backend, None, verifier.address_key(email),
-            ))
+        views = filing.views
         await after_recording()
+        try:
+            await asyncio.to_thread(send_confirmations, [view.reference for view in views if not view.duplicate])
+        except Exception:  # noqa: BLE001 - filed and due: the confirmation-mails job sends it later
+            logger.warning("confirmation mail not sent now; it stays due")
         note = None
-        for view in views:  # one copy of the assistant's data, even for access and export together
+        for view in views if not filing.replayed else []:  # one copy of the assistant's data, even for both
             note = await asyncio.to_thread(mail_assistant_export, view, email)
             if note:
                 break

@@ -18,6 +18,13 @@
 5. With several replicas, emits go through Redis (extensions/channels/socketio_redis.py;
    key `redis_url`), so a push from any replica reaches a visitor on any other.
 
+6. A re-sent message is not a second turn (issue 21): the widget gives each message a
+   `message_id` and sends it again after reconnecting; a repeat gets the reply it had
+   (extensions/resend.py). A turn's replies are emitted once the turn is stored, each
+   with `in_reply_to` (the client's id), so no reply is seen from a turn that a crash
+   then loses; a turn that cannot be run while a store or the action server restarts
+   is retried (extensions/channels/turns.py), then answered `message_not_taken`.
+
 Configured in credentials.yml as `extensions.channels.socketio.PersistentSocketIOInput:`
 with the keys of Rasa's `socketio:` channel; the channel name stays "socketio".
 """
@@ -32,11 +39,13 @@ import re
 import secrets
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from extensions import peer_watch
+from extensions.channels.turns import TurnFailed, run_turn
+from extensions.resend import CLIENT_PREFIX, client_message_id
 from extensions.channels.socketio_redis import configured_redis_url, share_through_redis, start_listening
 from imago_core.identity.client_address import (
     CLIENT_ADDRESS_KEY,
@@ -161,5 +170,36 @@ class PersistentSocketIOInput(SocketIOInput):
                 metadata = None
         metadata = dict(metadata) if isinstance(metadata, dict) else {}
         metadata[CLIENT_ADDRESS_KEY] = _client_address(sio.get_environ(sid, namespace=self.namespace) or {})
-        await on_new_message(UserMessage(text, output, conversation_id(confirmed),
-                                         input_channel=self.name(), metadata=metadata))
+        message_id = client_message_id(data.get("message_id"))
+        collector = CollectingOutputChannel()
+
+        async def turn() -> None:
+            collector.messages.clear()  # only the attempt that was stored speaks
+            await on_new_message(UserMessage(text, collector, conversation_id(confirmed), input_channel=self.name(),
+                                             message_id=message_id, metadata=metadata))
+
+        try:
+            await run_turn(turn)
+        except TurnFailed as exc:
+            logger.error("socket.io message not taken now: %s", exc)
+            if message_id:
+                await sio.emit("message_not_taken", {"message_id": message_id[len(CLIENT_PREFIX):]},
+                               room=sid, namespace=self.namespace)
+            return
+        replying = _Replying(output, message_id[len(CLIENT_PREFIX):] if message_id else None)
+        for message in collector.messages:
+            message = dict(message)
+            await replying.send_response(message.pop("recipient_id", conversation_id(confirmed)), message)
+
+
+class _Replying(SocketIOOutput):
+    """Rasa's socket.io output, each bot message tagged with the message it answers."""
+
+    def __init__(self, output: SocketIOOutput, in_reply_to: Optional[str]) -> None:
+        super().__init__(output.sio, output.bot_message_evt)
+        self.in_reply_to = in_reply_to
+
+    async def _send_message(self, socket_id: Text, response: Any) -> None:
+        if self.in_reply_to and isinstance(response, dict):
+            response = dict(response, in_reply_to=self.in_reply_to)
+        await super()._send_message(socket_id, response)

@@ -46,9 +46,17 @@ def get_engine() -> Engine:
     global _engine, _session_factory
     with _lock:
         if _engine is None:
-            _engine = _make_engine(get_settings().database_url)
-            Base.metadata.create_all(_engine)
-            add_missing_columns(_engine, Base.metadata)
+            engine = _make_engine(get_settings().database_url)
+            try:
+                Base.metadata.create_all(engine)
+                add_missing_columns(engine, Base.metadata)
+            except BaseException:
+                # The database is away (a replica starting while PostgreSQL restarts): keep
+                # no half-made engine, or every later call would find an engine and no
+                # session factory and fail for the life of the process; the next call tries again.
+                engine.dispose()
+                raise
+            _engine = engine
             _session_factory = sessionmaker(bind=_engine, future=True, expire_on_commit=False)
         return _engine
 

@@ -105,6 +105,9 @@ class RequestDraft(Base):
     details = Column(Text)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     consumed_at = Column(UTCDateTime)
+    # The request this draft was filed as (set in the filing's own transaction), so a
+    # turn run again after a crash answers with it (imago_core/requests/filing.py).
+    filed_reference = Column(String(16))
 
 
 class PrivacyRequest(Base):
@@ -138,6 +141,10 @@ class PrivacyRequest(Base):
     filed_without_requester = Column(Boolean, default=False)
     # Why the privacy team must look at this request (suspended requester, ticket gone), or None.
     needs_attention = Column(String(255))
+    # The filing's confirmation mail to the verified address (imago_core/requests/confirmation.py):
+    # due from the filing on, sent at least once by the action that filed or, after a crash, the loop.
+    confirmation_due_at = Column(UTCDateTime)
+    confirmation_sent_at = Column(UTCDateTime)
 
     # "address|type" while the request is open, NULL once closed: the unique index makes
     # "one open request per address and type" the database's rule, so two parallel
