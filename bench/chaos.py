@@ -156,10 +156,18 @@ class Postgres(Restartable):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        # runuser reaps the postmaster and exits; killed first, it would leave a zombie that
+        # this container's init never reaps, whose pid in postmaster.pid stops the restart.
+        try:
+            self.server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
         _killpg(self.server.process)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and any(_alive(pid) for pid in victims):
             time.sleep(0.1)
+        if postmaster and not _alive(postmaster):
+            pid_file.unlink(missing_ok=True)  # dead (or a zombie): the lock file is stale
 
     def ready(self) -> bool:
         return self.server._ready()
@@ -547,10 +555,12 @@ class Visitor:
                 if (verified_email and ASKS_EMAIL in said) or (accepted_code and any(a in said for a in ASKS_CODE)):
                     with self.tally.lock:
                         self.tally.lost_places.append(f"step {step}: {said[:120]!r}")
+                    log(f"visitor {self.index} ({self.conversation_id}): lost its place at step {step}: {said[:160]!r}")
                     return
                 if expect not in said:
                     with self.tally.lock:
                         self.tally.unexpected.append(f"step {step}: {said[:160]!r}")
+                    log(f"visitor {self.index} ({self.conversation_id}): unexpected at step {step}: {said[:160]!r}")
                     return
                 if step == 1:
                     verified_email = True  # the address was taken: asking for it again loses the place
@@ -834,7 +844,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         seconds = time.monotonic() - started
         log("visitors done; every process up; waiting for deliveries and mails ...")
         for part in [stack.postgres, stack.redis, stack.rt, *stack.actions, *stack.rasa]:
-            if not part.ready():
+            try:
+                up = part.ready()
+            except Exception:  # noqa: BLE001 - down (a restart the chaos loop could not finish)
+                up = False
+            if not up:
+                log(f"{part.name} is down at the end; starting it")
+                part.kill()
                 part.start()
                 part.wait_ready(400)
         pending = wait_for_deliveries(stack, args.deliver_timeout)

@@ -1,9 +1,8 @@
 """Rasa's Redis lock store, made to ride out a Redis restart (issue 21).
 
 Rasa's `RedisLockStore` (rasa/core/lock_store.py) gives up at the first Redis error:
-while Redis restarts every turn fails with `LockError`, and after it is back the
-first command on each pooled connection that Redis dropped fails too (redis-py 4.x
-does not retry by default). Here:
+while Redis restarts every turn fails with `LockError` and its message goes
+unanswered (tests/test_lock_store_restart.py). Here:
 
 - every Redis command is retried for up to `outage_seconds` (30), with short pauses,
   on connection errors and timeouts; redis-py reconnects on the next try;

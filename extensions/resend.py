@@ -95,7 +95,8 @@ def _action_server_unreachable(exc: BaseException) -> bool:
     for error in (exc, cause):
         if isinstance(error, (aiohttp.ClientConnectionError, asyncio.TimeoutError)):
             return True
-        if isinstance(error, aiohttp.ClientResponseError) and error.status in UNAVAILABLE_STATUSES:
+        # rasa.utils.endpoints.ClientResponseError (not aiohttp's) carries the status.
+        if getattr(error, "status", None) in UNAVAILABLE_STATUSES:
             return True
     # RemoteAction raises a RasaException `from None` for connection errors (no cause).
     return "Couldn't connect to the server" in str(exc)

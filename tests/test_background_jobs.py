@@ -48,7 +48,7 @@ def running(name):
 
 
 def test_no_delivery_job_with_the_local_backend(isolated_env, jobs):
-    assert jobs.start_background_jobs() == ["retention-purge"]
+    assert jobs.start_background_jobs() == ["confirmation-mails", "retention-purge"]
     jobs.stop_background_jobs()
     assert not running("retention-purge")
 
@@ -73,8 +73,8 @@ def test_delivery_job_delivers_without_being_woken(isolated_env, monkeypatch, ze
 
     reset_settings_cache()
     view = record_request("ada@example.org", RequestType.ACCESS, None, "rest", "conv-1", backend="zendesk")
-    assert jobs.start_background_jobs() == ["retention-purge", "ticket-delivery"]
-    assert jobs.start_background_jobs() == ["retention-purge", "ticket-delivery"]  # idempotent
+    assert jobs.start_background_jobs() == ["confirmation-mails", "retention-purge", "ticket-delivery"]
+    assert jobs.start_background_jobs() == ["confirmation-mails", "retention-purge", "ticket-delivery"]  # idempotent
     assert len(running("ticket-delivery")) == 1 and len(running("retention-purge")) == 1
     wait_until(lambda: [t["external_id"] for t in zendesk.tickets] == [view.reference], timeout=20,
                what="the ticket from the background loop")

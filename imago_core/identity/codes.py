@@ -222,11 +222,6 @@ class Verifier:
                     OneTimeCode.invalidated_at.is_(None),
                 ).order_by(OneTimeCode.id.desc()).limit(1)
             ).one_or_none()
-        if row is None and self._accepted_again(conversation_id, email, typed, now):
-            # The same code, already accepted for this conversation and address, typed again
-            # because the turn that accepted it was lost in a crash (issue 21): it proves
-            # nothing new, and asking for it again would lose the visitor's place.
-            return CheckResult(CheckStatus.VERIFIED)
         if row is None or not hmac.compare_digest(row.address_key, key):
             result = CheckResult(CheckStatus.NO_CODE)
         elif row.expires_at <= now:
@@ -243,22 +238,6 @@ class Verifier:
             conversation_id=conversation_id, address_key=key,
         )
         return result
-
-    def _accepted_again(self, conversation_id: str, email: str, typed: str, now: datetime) -> bool:
-        """Whether `typed` is the latest code of this conversation, already used to verify
-        `email`, and that verification is still fresh."""
-        with session_scope() as session:
-            latest = session.execute(
-                select(OneTimeCode.code_hash, OneTimeCode.used_at)
-                .where(OneTimeCode.conversation_id == conversation_id)
-                .order_by(OneTimeCode.id.desc()).limit(1)
-            ).one_or_none()
-        if latest is None or latest.used_at is None:
-            return False
-        if not hmac.compare_digest(latest.code_hash, self._code_hash(conversation_id, email, typed or "")):
-            return False
-        verified = self.verified_email(conversation_id)
-        return verified is not None and hmac.compare_digest(verified.encode(), email.encode())
 
     def _use(self, code_id: int, conversation_id: str, email: str, now: datetime) -> CheckResult:
         """Consumes the code only if it is still live at this instant: parallel wrong
