@@ -442,8 +442,13 @@ class Kill:
 
 
 class Chaos:
-    def __init__(self, stack: Stack, kills_each: int, pause: float, stop: threading.Event):
+    """Kill k of K falls due when k/(K+1) of the conversations have started (and the
+    last victim is back, and `pause` has passed): spread over the run whatever its speed."""
+
+    def __init__(self, stack: Stack, kills_each: int, pause: float, stop: threading.Event,
+                 progress: Callable[[], int], total: int):
         self.stack, self.kills_each, self.pause, self.stop = stack, kills_each, pause, stop
+        self.progress, self.total = progress, total
         self.kills: List[Kill] = []
         self.errors: List[str] = []
 
@@ -453,9 +458,13 @@ class Chaos:
             kinds = list(KINDS)
             random.shuffle(kinds)
             plan += kinds
-        for kind in plan:
+        for number, kind in enumerate(plan, start=1):
             if self.stop.wait(self.pause):
                 return
+            due = self.total * number / (len(plan) + 1)
+            while self.progress() < due:
+                if self.stop.wait(0.5):
+                    return
             victim = random.choice(self.stack.processes()[kind])
             kill = Kill(kind, victim.name, time.monotonic())
             victim.up = False
@@ -619,6 +628,7 @@ class SocketVisitor(Visitor):
         self.session_id: Optional[str] = None
         self.replies: Dict[str, List[str]] = defaultdict(list)
         self.not_taken: set = set()
+        self.done: set = set()
         self.confirmed = threading.Event()
         self.sio = None
         self.connect()
@@ -634,6 +644,7 @@ class SocketVisitor(Visitor):
             sio.on("session_confirm", self._on_confirm)
             sio.on("bot_uttered", self._on_bot)
             sio.on("message_not_taken", lambda data: self.not_taken.add((data or {}).get("message_id")))
+            sio.on("reply_done", lambda data: self.done.add((data or {}).get("message_id")))
             self.confirmed.clear()
             try:
                 sio.connect(self.replica().url, transports=["polling"], socketio_path="/socket.io", wait_timeout=10)
@@ -671,8 +682,7 @@ class SocketVisitor(Visitor):
                 except Exception:  # noqa: BLE001 - disconnected meanwhile
                     self.sio = None
                     continue
-            if self.replies.get(message_id):
-                time.sleep(0.3)  # the turn's other bubbles come right after the first
+            if message_id in self.done:  # every bubble of the turn is in
                 self.answered(started)
                 if attempts > 1:
                     with self.tally.lock:
@@ -802,8 +812,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--visitors", type=int, default=8)
     parser.add_argument("--kills-each", type=int, default=5)
-    parser.add_argument("--pause", type=float, default=None,
-                        help="seconds between a process being back and the next kill (default: paced by --requests)")
+    parser.add_argument("--pause", type=float, default=3.0,
+                        help="at least this many seconds between a process being back and the next kill")
     parser.add_argument("--deliver-timeout", type=float, default=420)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
@@ -822,10 +832,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         visitors = [RestVisitor(i, stack, tally, args.requests) if i < rest else SocketVisitor(i, stack, tally,
                                                                                                args.requests)
                     for i in range(args.visitors)]
-        # Kills paced so that they spread over the run: ~1.5 requests a second on 2 cores.
-        pause = args.pause if args.pause is not None else max(
-            3.0, args.requests / 1.5 / max(1, args.kills_each * len(KINDS)) - 8)
-        chaos = Chaos(stack, args.kills_each, pause, stop)
+        chaos = Chaos(stack, args.kills_each, args.pause, stop, lambda: tally.started, args.requests)
         started = time.monotonic()
         threads = [threading.Thread(target=v.run, name=f"visitor-{v.index}", daemon=True) for v in visitors]
         chaos_thread = threading.Thread(target=chaos.run, name="chaos", daemon=True)

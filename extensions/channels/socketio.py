@@ -21,8 +21,8 @@
 6. A re-sent message is not a second turn (issue 21): the widget gives each message a
    `message_id` and sends it again after reconnecting; a repeat gets the reply it had
    (extensions/resend.py). A turn's replies are emitted once the turn is stored, each
-   with `in_reply_to` (the client's id), so no reply is seen from a turn that a crash
-   then loses; a turn that cannot be run while a store or the action server restarts
+   with `in_reply_to` (the client's id), then `reply_done {message_id}`, so no reply is
+   seen from a turn that a crash then loses; a turn that cannot be run while a store or the action server restarts
    is retried (extensions/channels/turns.py), then answered `message_not_taken`.
 
 Configured in credentials.yml as `extensions.channels.socketio.PersistentSocketIOInput:`
@@ -190,6 +190,9 @@ class PersistentSocketIOInput(SocketIOInput):
         for message in collector.messages:
             message = dict(message)
             await replying.send_response(message.pop("recipient_id", conversation_id(confirmed)), message)
+        if message_id:  # the turn's last bubble is out: the client stops waiting (and re-sending)
+            await sio.emit("reply_done", {"message_id": message_id[len(CLIENT_PREFIX):]},
+                           room=conversation_id(confirmed), namespace=self.namespace)
 
 
 class _Replying(SocketIOOutput):
