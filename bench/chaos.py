@@ -821,6 +821,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not rt_installed():
         print("Request Tracker 5 is not installed: run scripts/install-system-deps.sh as root", file=sys.stderr)
         return 2
+    import logging
+
+    logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd warns at every AUTH login
     workdir = Path(tempfile.mkdtemp(prefix="imago-chaos-"))
     log(f"work directory {workdir}")
     stack = Stack(workdir)

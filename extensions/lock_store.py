@@ -50,7 +50,8 @@ class ResilientRedisLockStore(RedisLockStore):
             try:
                 return command()
             except _UNAVAILABLE as exc:
-                if time.monotonic() + pause > deadline:
+                # A refused password is a ConnectionError in redis-py too, but waiting cannot cure it.
+                if isinstance(exc, redis.exceptions.AuthenticationError) or time.monotonic() + pause > deadline:
                     raise
                 logger.warning("lock store: Redis unavailable (%s); retrying", type(exc).__name__)
                 time.sleep(pause)
