@@ -490,6 +490,8 @@ class Chaos:
 class Wait:
     started: float
     answered: float
+    channel: str = ""
+    sends: int = 1
 
 
 @dataclass
@@ -583,9 +585,9 @@ class Visitor:
         finally:
             self.end()
 
-    def answered(self, started: float) -> None:
+    def answered(self, started: float, sends: int = 1) -> None:
         with self.tally.lock:
-            self.tally.waits.append(Wait(started, time.monotonic()))
+            self.tally.waits.append(Wait(started, time.monotonic(), type(self).__name__, sends))
 
     # overridden per channel
     def begin(self) -> None: ...
@@ -609,7 +611,7 @@ class RestVisitor(Visitor):
                                        headers={"X-Forwarded-For": self.client},
                                        json={"sender": self.sender, "message": text, "message_id": message_id})
                 if answer.status_code == 200 and answer.json():
-                    self.answered(started)
+                    self.answered(started, attempt)
                     if attempt > 1:
                         with self.tally.lock:
                             self.tally.resent += 1
@@ -672,7 +674,7 @@ class SocketVisitor(Visitor):
             if self.sio is None or not self.sio.connected:
                 self.connect()  # the widget reconnects, asks for its session again ...
                 sent_at = 0.0  # ... and sends what was not answered
-            if message_id in self.not_taken or time.monotonic() - sent_at > 45:
+            if message_id in self.not_taken or time.monotonic() - sent_at > 30:
                 self.not_taken.discard(message_id)
                 try:
                     self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id,
@@ -683,7 +685,7 @@ class SocketVisitor(Visitor):
                     self.sio = None
                     continue
             if message_id in self.done:  # every bubble of the turn is in
-                self.answered(started)
+                self.answered(started, attempts)
                 if attempts > 1:
                     with self.tally.lock:
                         self.tally.resent += 1
@@ -752,10 +754,11 @@ def verdict(stack: Stack, tally: Tally, chaos: Chaos, visitors: int, rest: int, 
     engine = create_engine(stack.project_db)
     with engine.connect() as connection:
         rows = connection.execute(text(
-            "select reference, conversation_id, delivery_state, confirmation_sent_at is not null "
-            "from privacy_requests")).all()
+            "select reference, conversation_id, delivery_state, confirmation_sent_at is not null, external_id, "
+            "delivery_attempts from privacy_requests")).all()
     engine.dispose()
     tickets = rt_tickets(stack.rt.server)
+    first_start = min([w.started for w in tally.waits] or [0])
     recorded = {row[0] for row in rows}
     confirmed = {row[0] for row in rows if row[3]}
     with stack.smtp.lock:
@@ -770,10 +773,11 @@ def verdict(stack: Stack, tally: Tally, chaos: Chaos, visitors: int, rest: int, 
     for kind in KINDS:
         longest = 0.0
         for kill in (k for k in chaos.kills if k.kind == kind):
-            end = (kill.back_at or kill.at) + 30
-            # Every message waiting at the kill or sent while it was down, until answered.
+            back = kill.back_at or kill.at
+            # Every message waiting at the kill or sent while it was down: how long it waited
+            # for its answer from the kill (or from when it was sent) on.
             for wait in tally.waits:
-                if wait.started <= end and wait.answered >= kill.at:
+                if wait.started <= back and wait.answered >= kill.at:
                     longest = max(longest, wait.answered - max(wait.started, kill.at))
         recover[kind] = round(longest, 1)
     restart = {kind: round(max([(k.back_at or k.at) - k.at for k in chaos.kills if k.kind == kind] or [0]), 1)
@@ -784,12 +788,19 @@ def verdict(stack: Stack, tally: Tally, chaos: Chaos, visitors: int, rest: int, 
         "kills": {kind: kills.get(kind, 0) for kind in KINDS},
         "exactly_one_ticket": exactly_one, "duplicates": duplicates, "told_but_missing": len(missing),
         "missing_references": missing[:20], "lost_places": len(tally.lost_places),
+        # What our records say of them: (reference, delivery state, RT ticket id, attempts).
+        "missing_detail": [list(map(str, row[:1] + row[2:3] + row[4:6])) for row in rows if row[0] in missing][:20],
         "lost_place_examples": tally.lost_places[:5], "unexpected": len(tally.unexpected),
         "unexpected_examples": tally.unexpected[:5], "gave_up": tally.gave_up, "resent": tally.resent,
         "confirmation_mailed": len(confirmed & told), "confirmation_mails_missing": len(told - set(mailed)),
         "max_wait_after_kill_s": recover, "restart_s": restart,
         "waits_over_60s": sum(1 for w in tally.waits if w.answered - w.started > LONG_WAIT),
         "max_wait_s": round(max([w.answered - w.started for w in tally.waits] or [0]), 1),
+        "longest_waits": [{"channel": w.channel, "seconds": round(w.answered - w.started, 1), "sends": w.sends,
+                           "at_s": round(w.started - first_start, 1)}
+                          for w in sorted(tally.waits, key=lambda w: w.started - w.answered)[:8]],
+        "kills_at_s": [{"name": k.name, "at_s": round(k.at - first_start, 1),
+                        "back_after_s": round((k.back_at or k.at) - k.at, 1)} for k in chaos.kills],
         "chaos_errors": chaos.errors, "seconds": round(seconds),
     }
 
