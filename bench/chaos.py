@@ -736,7 +736,9 @@ def wait_for_deliveries(stack: Stack, timeout: float) -> int:
             try:
                 with engine.connect() as connection:
                     pending = connection.execute(text(
-                        "select count(*) from privacy_requests where delivery_state = 'PENDING' "
+                        # The enum is stored by value ('pending'); upper() so a change of that cannot
+                        # make this count 0 and the verdict come before the deliveries (it did once).
+                        "select count(*) from privacy_requests where upper(delivery_state) = 'PENDING' "
                         "or (confirmation_due_at is not null and confirmation_sent_at is null)")).scalar_one()
             except Exception:  # noqa: BLE001 - PostgreSQL still recovering
                 pending = -1
@@ -825,7 +827,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--kills-each", type=int, default=5)
     parser.add_argument("--pause", type=float, default=3.0,
                         help="at least this many seconds between a process being back and the next kill")
-    parser.add_argument("--deliver-timeout", type=float, default=420)
+    parser.add_argument("--deliver-timeout", type=float, default=1200,
+                        help="seconds to wait after the visitors for every ticket and mail to be out")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args(argv)
@@ -874,11 +877,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                 part.kill()
                 part.start()
                 part.wait_ready(400)
+        drain_started = time.monotonic()
         pending = wait_for_deliveries(stack, args.deliver_timeout)
+        drained_in = time.monotonic() - drain_started
         if pending:
             log(f"{pending} requests still pending delivery or mail after {args.deliver_timeout:.0f} s")
         result = verdict(stack, tally, chaos, args.visitors, rest, seconds)
         result["pending_at_end"] = pending
+        result["deliveries_drained_s"] = round(drained_in)
         line = one_line(result)
         print(line, flush=True)
         if args.json:

@@ -22,7 +22,7 @@ from tests.support.stack import ROOT, trained_model
 
 pytestmark = pytest.mark.e2e
 REQUESTS = 100
-BUDGET_SECONDS = 540  # "well under 10 minutes on 2 cores": measured ~5 min
+BUDGET_SECONDS = 540  # "well under 10 minutes on 2 cores", start-up and deliveries included: measured ~5 min
 
 
 def test_nothing_is_lost_whatever_is_killed(tmp_path):
@@ -35,8 +35,8 @@ def test_nothing_is_lost_whatever_is_killed(tmp_path):
     env = dict(os.environ, IMAGO_TEST_MODEL=trained_model(), PYTHONWARNINGS="ignore")
     done = subprocess.run(
         [sys.executable, "-m", "bench.chaos", "--requests", str(REQUESTS), "--visitors", "4", "--kills-each", "1",
-         "--deliver-timeout", "240", "--json", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUDGET_SECONDS + 120)
+         "--deliver-timeout", "300", "--json", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUDGET_SECONDS)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     line = [row for row in done.stdout.splitlines() if row.startswith("chaos: ")]
     assert len(line) == 1, done.stdout[-3000:]
@@ -49,4 +49,5 @@ def test_nothing_is_lost_whatever_is_killed(tmp_path):
     assert result["lost_places"] == 0 and result["unexpected"] == 0 and result["gave_up"] == 0, summary
     assert result["confirmation_mails_missing"] == 0, summary
     assert max(result["max_wait_after_kill_s"].values()) <= 60, summary
+    assert result["pending_at_end"] == 0, summary  # every ticket and mail out before the verdict
     assert result["seconds"] < BUDGET_SECONDS, summary
