@@ -22,6 +22,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Dict, Text
 
+from extensions import resend, store_failures
+
 _installed = False
 _install_lock = threading.Lock()
 _validators: Dict[Callable, Any] = {}
@@ -34,6 +36,11 @@ def install() -> None:
             return
         _patch_action_result_validation()
         _patch_event_type_lookup()
+        # A re-sent message gets its stored reply; a turn the action server could not
+        # serve is abandoned whole (issue 21; extensions/resend.py).
+        resend.install()
+        # A tracker store that is away fails the turn (extensions/store_failures.py).
+        store_failures.install()
         _installed = True
 
 

@@ -16,7 +16,7 @@ from imago_core.delivery import jobs, loop
 from imago_core.delivery.jobs import Job
 from imago_core.delivery.tickets import zendesk_health
 from imago_core.handoff import tickets as _escalation_tickets  # noqa: F401 - registers escalations
-from imago_core.requests import notices, retention, ticket_sync, waiting
+from imago_core.requests import confirmation, notices, retention, ticket_sync, waiting
 from imago_core.requests import tickets as _request_tickets  # noqa: F401 - registers requests
 from imago_core.requests.clocks import regimes_from_setting
 from imago_core.settings import get_settings
@@ -61,8 +61,14 @@ def _request_clocks(stop: threading.Event) -> None:
         stop.wait(CLOCK_PASS_SECONDS)
 
 
+def _confirmation_mails(stop: threading.Event) -> None:
+    confirmation.run_forever(stop)
+
+
 JOBS: List[Job] = [
     Job("ticket-delivery", _delivery_loop, _delivery_wanted),
+    # Confirmation mails a crash left unsent (the filing action sends them at once).
+    Job("confirmation-mails", _confirmation_mails),
     Job("retention-purge", _retention_purge),
     # Credentials that lapse unused are found at start and daily, not by the next request.
     Job("zendesk-credentials-check", _zendesk_check, _zendesk_wanted),

@@ -21,6 +21,8 @@ import logging
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from imago_core.settings import get_settings
 
@@ -56,6 +58,9 @@ def attach_token_guard(app: Sanic, token: str) -> None:
         if isinstance(exception, SanicException):
             return response.json({"error": "bad request"}, status=getattr(exception, "status_code", 400) or 400)
         logger.error("action %s failed: %s", _action_name(request), type(exception).__name__)
+        if _store_unavailable(exception):
+            # 503, not 500: the Rasa server abandons the turn and runs it again (extensions/resend.py).
+            return response.json({"error": "unavailable"}, status=503)
         return response.json({"error": "internal error"}, status=500)  # nothing from the request
 
 
@@ -70,6 +75,13 @@ def guard_from_settings(app: Sanic) -> None:
         # SystemExit passes through pluggy and rasa's CLI: the process ends with status 1
         # and this message on stderr, before anything listens.
         raise SystemExit(message) from None
+
+
+def _store_unavailable(exception: Exception) -> bool:
+    """The database is away (restarting): the action may succeed when tried again."""
+    if isinstance(exception, (OperationalError, DisconnectionError, PoolTimeout)):
+        return True
+    return isinstance(exception, DBAPIError) and bool(exception.connection_invalidated)
 
 
 def _action_name(request: Request) -> str:

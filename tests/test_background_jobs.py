@@ -48,7 +48,7 @@ def running(name):
 
 
 def test_no_delivery_job_with_the_local_backend(isolated_env, jobs):
-    assert jobs.start_background_jobs() == ["request-clocks", "retention-purge"]
+    assert jobs.start_background_jobs() == ["confirmation-mails", "request-clocks", "retention-purge"]
     jobs.stop_background_jobs()
     assert not running("retention-purge") and not running("request-clocks")
 
@@ -83,7 +83,7 @@ def test_delivery_job_delivers_without_being_woken(isolated_env, monkeypatch, ze
 
     reset_settings_cache()
     view = record_request("ada@example.org", RequestType.ACCESS, None, "rest", "conv-1", backend="zendesk")
-    started = ["request-clocks", "retention-purge", "ticket-delivery", "zendesk-credentials-check"]
+    started = ["confirmation-mails", "request-clocks", "retention-purge", "ticket-delivery", "zendesk-credentials-check"]
     assert jobs.start_background_jobs() == started
     assert jobs.start_background_jobs() == started  # idempotent
     assert len(running("ticket-delivery")) == 1 and len(running("retention-purge")) == 1

@@ -21,10 +21,10 @@ from imago_core.identity.codes import (
     get_verifier,
 )
 from imago_core.identity.verification_age import DELETION_PROOF_MAX_AGE
-from imago_core.requests import drafts
 from imago_core.requests.clocks import regimes_volunteered
+from imago_core.requests.confirmation import send_due as send_confirmations
 from imago_core.requests.export import after_request_filed
-from imago_core.requests.records import record_request
+from imago_core.requests.filing import file_confirmed
 from imago_core.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -40,23 +40,25 @@ class ActionFileRequest(Action):
         if email and await asyncio.to_thread(deletion_blocked, tracker.sender_id, email):
             # The form asks for a fresh code first; this holds for a typed /affirm that skips it.
             dispatcher.utter_message(text=t(tracker, "request.deletion_not_filed_stale",
-                                                   minutes=minutes_of(DELETION_PROOF_MAX_AGE)))
+                                            minutes=minutes_of(DELETION_PROOF_MAX_AGE)))
             return reset_slots()
-        confirmed = await asyncio.to_thread(drafts.take_drafts, tracker.sender_id, email) if email else []
-        if not confirmed:
+        # One transaction for all drafts; a turn run again after a crash gets what was filed
+        # (imago_core/requests/filing.py).
+        filing = await asyncio.to_thread(
+            file_confirmed, tracker.sender_id, email, channel_of(tracker), get_settings().ticket_backend,
+            verifier.address_key(email), volunteered=volunteered_regimes(tracker),
+            language=language_of(tracker)) if email else None
+        if not filing or not filing.views:
             dispatcher.utter_message(text=t(tracker, "request.nothing_to_file"))
             return reset_slots()
-        views = []
-        volunteered = volunteered_regimes(tracker)
-        for draft in confirmed:
-            views.append(await asyncio.to_thread(
-                record_request, email, draft.request_type, draft.details, channel_of(tracker), tracker.sender_id,
-                get_settings().ticket_backend, None, verifier.address_key(email),
-                volunteered=volunteered, language=language_of(tracker),
-            ))
+        views = filing.views
         await after_recording()
+        try:
+            await asyncio.to_thread(send_confirmations, [view.reference for view in views if not view.duplicate])
+        except Exception:  # noqa: BLE001 - filed and due: the confirmation-mails job sends it later
+            logger.warning("confirmation mail not sent now; it stays due")
         note = None
-        for view in views:  # one copy of the assistant's data, even for access and export together
+        for view in views if not filing.replayed else []:  # one copy of the assistant's data, even for both
             note = await asyncio.to_thread(mail_assistant_export, view, email, language_of(tracker))
             if note:
                 break

@@ -191,6 +191,12 @@ class ValidateRequestForm(FormValidationAction):
             )
             return {"otp_code": None, "reprompted": True}
         result = await asyncio.to_thread(get_verifier().check_code, tracker.sender_id, email, code)
+        if result.status is CheckStatus.NO_CODE and await asyncio.to_thread(
+                get_verifier().verified_email, tracker.sender_id) == email:
+            # Already verified for this address: the turn that accepted the code was lost in
+            # a crash and the code comes again (issue 21). The proof exists; asking for a
+            # new code would lose the visitor's place, and accepting grants nothing new.
+            result = type(result)(CheckStatus.VERIFIED)
         if result.status is CheckStatus.VERIFIED:
             dispatcher.utter_message(text=t(tracker, "request.code_verified"))
             return {"otp_code": CODE_MASK, "verified_email": mask_email(email), "reverify": None}

@@ -22,6 +22,7 @@ RUN pip install --no-cache-dir ".[postgres]"
 COPY data/policy/ data/policy/
 # Every text a visitor reads, per language (imago_core/language/texts.py).
 COPY data/texts/ data/texts/
+COPY data/mails/ data/mails/
 
 RUN useradd --uid 10001 --home-dir /app --no-create-home imago
 USER 10001

@@ -14,7 +14,11 @@ Same route and answer as Rasa's `rest` channel (POST /webhooks/rest/webhook with
 - the client address (for the send limits) comes from the connection, not the body;
 - of the body's `metadata` only the keys the assistant reads are kept, bounded
   (imago_core/identity/message_metadata.py): the tracker stores it and every turn loads it;
-- nothing the visitor typed is written to the log.
+- nothing the visitor typed is written to the log;
+- a client message id (`"message_id"`, extensions/resend.py) makes a re-sent message
+  get the reply it had instead of a second turn; a turn that cannot be run while a
+  store or the action server restarts is retried, then answered 503 with nothing
+  stored (extensions/channels/turns.py), never with a partial reply.
 """
 from __future__ import annotations
 
@@ -34,6 +38,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from extensions import peer_watch
+from extensions.channels.turns import TurnFailed, run_turn
+from extensions.resend import client_message_id
 from imago_core.identity.client_address import (
     MAX_MESSAGE_CHARS,
     TOO_LONG_REPLY,
@@ -53,6 +59,14 @@ MIN_TOKEN_CHARS = 32  # as for the staff and action-server tokens
 
 class BadRequest(ValueError):
     """The body is not what the channel accepts; the message says why."""
+
+
+def message_id_of(raw: bytes) -> Optional[str]:
+    """The client's message id in a body `parse_body` accepted (None if it sent none)."""
+    try:
+        return client_message_id(json.loads(raw.decode("utf-8")).get("message_id"))
+    except (UnicodeDecodeError, ValueError, AttributeError):
+        return None
 
 
 def parse_body(raw: bytes) -> Tuple[str, str, Dict[str, Any]]:
@@ -124,12 +138,21 @@ class HardenedRestInput(InputChannel):
             metadata = with_client_address(metadata, resolve_client(
                 request.ip, request.headers.get("X-Forwarded-For"),
                 trusted_networks(get_settings().trusted_proxies)))
+            message_id = message_id_of(request.body or b"")
             collector = CollectingOutputChannel()
+
+            async def turn() -> None:
+                collector.messages.clear()  # only the attempt that was stored speaks
+                await on_new_message(UserMessage(text, collector, PREFIX + sender, input_channel=self.name(),
+                                                 message_id=message_id, metadata=metadata))
+
             try:
-                await on_new_message(UserMessage(text, collector, PREFIX + sender,
-                                                 input_channel=self.name(), metadata=metadata))
+                await run_turn(turn)
             except CancelledError:
                 logger.error("REST message timed out")
+            except TurnFailed as exc:
+                logger.error("REST message not taken now: %s", exc)
+                return response.json({"error": "try again", "retry": True}, status=503)
             except Exception as exc:  # noqa: BLE001 - Rasa's own handler would log the text
                 logger.error("REST message failed: %s", type(exc).__name__)
             for message in collector.messages:  # the caller knows its sender without the prefix

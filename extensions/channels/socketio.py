@@ -22,6 +22,13 @@
 5. With several replicas, emits go through Redis (extensions/channels/socketio_redis.py;
    key `redis_url`), so a push from any replica reaches a visitor on any other.
 
+6. A re-sent message is not a second turn (issue 21): the widget gives each message a
+   `message_id` and sends it again after reconnecting; a repeat gets the reply it had
+   (extensions/resend.py). A turn's replies are emitted once the turn is stored, each
+   with `in_reply_to` (the client's id), then `reply_done {message_id}`, so no reply is
+   seen from a turn that a crash then loses; a turn that cannot be run while a store or the action server restarts
+   is retried (extensions/channels/turns.py), then answered `message_not_taken`.
+
 Configured in credentials.yml as `extensions.channels.socketio.PersistentSocketIOInput:`
 with the keys of Rasa's `socketio:` channel; the channel name stays "socketio".
 """
@@ -33,7 +40,7 @@ import json
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
@@ -44,11 +51,13 @@ from extensions.channels.socketio_redis import (
     share_through_redis,
     start_listening,
 )
+from extensions.channels.turns import TurnFailed, run_turn
 from extensions.channels.widget_session import (
     acceptable_session_id,
     conversation_id,
     new_session_id,
 )
+from extensions.resend import CLIENT_PREFIX, client_message_id
 from imago_core.identity.client_address import (
     MAX_MESSAGE_CHARS,
     TOO_LONG_REPLY,
@@ -162,8 +171,29 @@ class PersistentSocketIOInput(SocketIOInput):
                 metadata = None
         metadata = with_client_address(from_client(metadata),
                                        _client_address(sio.get_environ(sid, namespace=self.namespace) or {}))
-        await on_new_message(UserMessage(text, output, conversation_id(confirmed),
-                                         input_channel=self.name(), metadata=metadata))
+        message_id = client_message_id(data.get("message_id"))
+        collector = CollectingOutputChannel()
+
+        async def turn() -> None:
+            collector.messages.clear()  # only the attempt that was stored speaks
+            await on_new_message(UserMessage(text, collector, conversation_id(confirmed), input_channel=self.name(),
+                                             message_id=message_id, metadata=metadata))
+
+        try:
+            await run_turn(turn)
+        except TurnFailed as exc:
+            logger.error("socket.io message not taken now: %s", exc)
+            if message_id:
+                await sio.emit("message_not_taken", {"message_id": message_id[len(CLIENT_PREFIX):]},
+                               room=sid, namespace=self.namespace)
+            return
+        replying = _Replying(output, message_id[len(CLIENT_PREFIX):] if message_id else None)
+        for message in collector.messages:
+            message = dict(message)
+            await replying.send_response(message.pop("recipient_id", conversation_id(confirmed)), message)
+        if message_id:  # the turn's last bubble is out: the client stops waiting (and re-sending)
+            await sio.emit("reply_done", {"message_id": message_id[len(CLIENT_PREFIX):]},
+                           room=conversation_id(confirmed), namespace=self.namespace)
         await self._rotate_if_verified(sid, confirmed)
 
     async def _rotate_if_verified(self, sid: Text, confirmed: str) -> None:
@@ -177,3 +207,16 @@ class PersistentSocketIOInput(SocketIOInput):
                 return  # the socket asked for another session meanwhile
             session[SESSION_KEY], session[PREVIOUS_KEY] = fresh, confirmed
         await self.sio.emit("session_confirm", fresh, room=sid, namespace=self.namespace)
+
+
+class _Replying(SocketIOOutput):
+    """Rasa's socket.io output, each bot message tagged with the message it answers."""
+
+    def __init__(self, output: SocketIOOutput, in_reply_to: Optional[str]) -> None:
+        super().__init__(output.sio, output.bot_message_evt)
+        self.in_reply_to = in_reply_to
+
+    async def _send_message(self, socket_id: Text, response: Any) -> None:
+        if self.in_reply_to and isinstance(response, dict):
+            response = dict(response, in_reply_to=self.in_reply_to)
+        await super()._send_message(socket_id, response)

@@ -47,10 +47,18 @@ def get_engine() -> Engine:
     global _engine, _session_factory
     with _lock:
         if _engine is None:
-            _engine = _make_engine(get_settings().database_url)
-            Base.metadata.create_all(_engine)
-            add_missing_columns(_engine, Base.metadata)
-            canonicalise_stored_addresses(_engine)  # rows an older release stored as typed
+            engine = _make_engine(get_settings().database_url)
+            try:
+                Base.metadata.create_all(engine)
+                add_missing_columns(engine, Base.metadata)
+                canonicalise_stored_addresses(engine)  # rows an older release stored as typed
+            except BaseException:
+                # The database is away (a replica starting while PostgreSQL restarts): keep
+                # no half-made engine, or every later call would find an engine and no
+                # session factory and fail for the life of the process; the next call tries again.
+                engine.dispose()
+                raise
+            _engine = engine
             _session_factory = sessionmaker(bind=_engine, future=True, expire_on_commit=False)
         return _engine
 

@@ -115,6 +115,9 @@ class RequestDraft(Base):
     details = Column(Text)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     consumed_at = Column(UTCDateTime)
+    # The request this draft was filed as (set in the filing's own transaction), so a
+    # turn run again after a crash answers with it (imago_core/requests/filing.py).
+    filed_reference = Column(String(16))
 
     @validates("email")
     def _canonical(self, _key, email):  # one spelling per address (imago_core/storage/addresses.py)
@@ -168,6 +171,10 @@ class PrivacyRequest(Base):
     # A notice the law says the visitor must get may be unsent since then (NULL: none);
     # requests/notices.py sends what the clock says is pending and clears it.
     notice_check_at = Column(UTCDateTime, index=True)
+    # The filing's confirmation mail to the verified address (imago_core/requests/confirmation.py):
+    # due from the filing on, sent at least once by the action that filed or, after a crash, the loop.
+    confirmation_due_at = Column(UTCDateTime)
+    confirmation_sent_at = Column(UTCDateTime)
 
     # "address|type" while the request is open, NULL once closed: the unique index makes
     # "one open request per address and type" the database's rule, so two parallel

@@ -127,8 +127,13 @@ class FakeRasa:
         delay = 1.5 if message.strip().lower() == "slow" else self.reply_delay
         if delay:
             await asyncio.sleep(delay)
+        message_id = data.get("message_id")
         for payload in reply_for(message):
+            if message_id and isinstance(payload, dict):
+                payload = dict(payload, in_reply_to=message_id)
             await self.sio.emit("bot_uttered", payload, room=session_id)
+        if message_id:  # as the real channel does after a turn (extensions/channels/socketio.py)
+            await self.sio.emit("reply_done", {"message_id": message_id}, room=session_id)
 
     async def get_events(self, request: web.Request) -> web.Response:
         return web.json_response(self.events)

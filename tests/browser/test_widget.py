@@ -32,7 +32,10 @@ def test_open_send_and_see_reply(chat, fake_rasa):
     request = fake_rasa.wait_for_event("session_request")
     assert request["data"] == {"session_id": None}  # first visit: Rasa picks the id
     uttered = fake_rasa.wait_for_event("user_uttered")
-    assert uttered["data"] == {"message": "hello", "session_id": session_id}
+    data = dict(uttered["data"])
+    # Each message carries a client message id: a re-sent one gets its stored reply (issue 21).
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", data.pop("message_id"))
+    assert data == {"message": "hello", "session_id": session_id}
     # Screen readers hear the reply through the polite live region.
     expect(chat.page.locator("#imago-chat-panel [aria-live=polite]")).to_contain_text(GREETING)
     assert chat.console_errors == []

@@ -115,9 +115,11 @@ class TestSmtpServer:
 
     def code_mails_to(self, address: str) -> list:
         """The one-time-code mails to an address: plain one-part mails (an access or export
-        request also mails the visitor a JSON copy, as an attachment)."""
+        request also mails the visitor a JSON copy, as an attachment), not a filing's
+        confirmation ("... is filed", imago_core/requests/confirmation.py)."""
         with self.lock:
-            return [m for m in self.messages if address in m.recipients and not m.message.is_multipart()]
+            return [m for m in self.messages if address in m.recipients and not m.message.is_multipart()
+                    and "is filed" not in str(m.message["Subject"])]
 
     def last_code_to(self, address: str) -> Optional[Received]:
         mails = self.code_mails_to(address)

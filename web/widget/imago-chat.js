@@ -804,6 +804,11 @@
   var everConnected = false;
   var troubleShown = false; // a "lost"/"unreachable" notice awaits its "Reconnected"
   var outbox = []; // messages typed before the session was confirmed
+  // Sent but not answered yet, by client message id: sent again, with the same id, after
+  // reconnecting; the server answers a repeat with the reply it had (issue 21).
+  var unanswered = {};
+  var unansweredOrder = [];
+  var messageCounter = 0;
   var socketIoLoading = null;
 
   function loadSocketIo(done) {
@@ -858,6 +863,8 @@
       socket.on("connect", onConnect);
       socket.on("session_confirm", onSessionConfirm);
       socket.on(BOT_EVENT, onBotMessage);
+      socket.on("reply_done", onReplyDone);
+      socket.on("message_not_taken", onNotTaken);
       socket.on("disconnect", onDisconnect);
       socket.on("connect_error", onConnectError);
     });
@@ -880,7 +887,49 @@
       saveState();
     }
     ready = true;
+    resendUnanswered();
     flushOutbox();
+  }
+
+  function newMessageId() {
+    messageCounter += 1;
+    var random = Math.random().toString(36).slice(2, 10);
+    return ("w" + Date.now().toString(36) + random + messageCounter.toString(36)).slice(0, 64);
+  }
+
+  function emitMessage(id) {
+    socket.emit(USER_EVENT, { message: unanswered[id], session_id: state.sessionId, message_id: id });
+  }
+
+  function answered(id) {
+    if (id && Object.prototype.hasOwnProperty.call(unanswered, id)) {
+      delete unanswered[id];
+      unansweredOrder = unansweredOrder.filter(function (x) { return x !== id; });
+    }
+  }
+
+  function resendUnanswered() {
+    unansweredOrder.forEach(function (id) {
+      if (Object.prototype.hasOwnProperty.call(unanswered, id)) {
+        emitMessage(id);
+      }
+    });
+  }
+
+  function onReplyDone(data) {
+    answered(data && data.message_id);
+  }
+
+  function onNotTaken(data) {
+    var id = data && data.message_id;
+    if (!id || !Object.prototype.hasOwnProperty.call(unanswered, id)) {
+      return;
+    }
+    setTimeout(function () {
+      if (ready && Object.prototype.hasOwnProperty.call(unanswered, id)) {
+        emitMessage(id);
+      }
+    }, 2000);
   }
 
   function onDisconnect(reason) {
@@ -910,7 +959,10 @@
       return;
     }
     while (outbox.length) {
-      socket.emit(USER_EVENT, { message: outbox.shift(), session_id: state.sessionId });
+      var id = newMessageId();
+      unanswered[id] = outbox.shift();
+      unansweredOrder.push(id);
+      emitMessage(id);
     }
   }
 
@@ -931,6 +983,9 @@
   function onBotMessage(data) {
     if (!data || typeof data !== "object") {
       return; // e.g. a custom payload not shaped {"data": ...}
+    }
+    if (data.in_reply_to && !Object.prototype.hasOwnProperty.call(unanswered, data.in_reply_to)) {
+      return; // the reply to a message already answered: a repeat's replay
     }
     var text = typeof data.text === "string" ? data.text : "";
     var replies = normaliseReplies(data.quick_replies || data.buttons);
@@ -1026,6 +1081,8 @@
     state.messages = [];
     state.lastMessageAt = null;
     outbox = [];
+    unanswered = {};
+    unansweredOrder = [];
     hideTyping();
     saveState();
     renderTranscript();
