@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the chat widget's browser assets: web/widget/imago-chat.js from
-# web/widget/src/*.js (python -m web.build_widget), then installs the pinned socket.io-client
+# web/widget/src/*.js and web/widget/imago-chat.css from web/widget/src/*.css
+# (python -m web.build_widget), then installs the pinned socket.io-client
 # from web/package-lock.json (npm ci) and copies its browser bundle into
 # web/vendor/, which web/server.py serves at /vendor/. Nothing is loaded from a
 # CDN at run time.

@@ -1,5 +1,6 @@
-"""The served widget is what its modules and texts build (python -m web.build_widget),
-its modules stay small, and its own words exist in every language."""
+"""The served widget (imago-chat.js and imago-chat.css) is what its modules and texts
+build (python -m web.build_widget), its modules stay small, and its own words exist in
+every language."""
 from __future__ import annotations
 
 import shutil
@@ -15,6 +16,12 @@ def test_the_served_widget_is_what_the_sources_build():
         "web/widget/imago-chat.js is stale: run python -m web.build_widget"
 
 
+def test_the_served_style_sheet_is_what_the_sources_build():
+    assert build_widget.CSS_OUTPUT.read_text(encoding="utf-8") == build_widget.build_css(), \
+        "web/widget/imago-chat.css is stale: run python -m web.build_widget"
+    assert sorted(build_widget.SOURCES.glob("*.css")), "no web/widget/src/*.css parts"
+
+
 def test_the_check_mode_fails_on_a_stale_file(tmp_path, monkeypatch):
     stale = tmp_path / "imago-chat.js"
     stale.write_text("// old\n", encoding="utf-8")
@@ -23,8 +30,18 @@ def test_the_check_mode_fails_on_a_stale_file(tmp_path, monkeypatch):
     assert build_widget.main([]) == 0 and build_widget.main(["--check"]) == 0
 
 
+def test_the_check_mode_fails_on_a_stale_style_sheet(tmp_path, monkeypatch):
+    stale = tmp_path / "imago-chat.css"
+    stale.write_text("/* old */\n", encoding="utf-8")
+    monkeypatch.setattr(build_widget, "OUTPUT", tmp_path / "imago-chat.js")
+    monkeypatch.setattr(build_widget, "CSS_OUTPUT", stale)
+    assert build_widget.main(["--check"]) == 1
+    assert build_widget.main([]) == 0 and build_widget.main(["--check"]) == 0
+    assert stale.read_text(encoding="utf-8") == build_widget.build_css()
+
+
 def test_every_module_is_small():
-    for path in build_widget.SOURCES.glob("*.js"):
+    for path in [*build_widget.SOURCES.glob("*.js"), *build_widget.SOURCES.glob("*.css")]:
         assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path.name
 
 
