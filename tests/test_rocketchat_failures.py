@@ -249,6 +249,10 @@ async def deliver(fake: FakeRocketChat, harness, payload: Dict[str, Any]):
     return delivery
 
 
+# A staff reply reaches the visitor labelled as the privacy team's, with the staff member's name.
+LABELLED_REPLY = "**Maria, IMAGO privacy team:** Hello, this is Maria."
+
+
 async def test_staff_reply_into_a_forwarded_room_is_reported_as_not_delivered(servers, fake):
     staff = StaffConsoleInput(StaffAuth({STAFF_TOKEN: "maria"}))
     harness, reference = await forwarded_room(servers, fake, [staff])
@@ -258,11 +262,11 @@ async def test_staff_reply_into_a_forwarded_room_is_reported_as_not_delivered(se
                                  headers={"Authorization": f"Bearer {STAFF_TOKEN}"}) as resp:
         answer = resp.status, await resp.json()
 
-    refused = [c for c in fake.calls(POST_MESSAGE) if c.body.get("text") == "Hello, this is Maria."]
+    refused = [c for c in fake.calls(POST_MESSAGE) if c.body.get("text") == LABELLED_REPLY]
     assert [c.status for c in refused] == [400]  # the bot no longer serves the room: error-not-allowed
     assert answer == (200, {"ok": True, "delivered_live": False})  # before: delivered_live True
     tracker = await harness.bot.tracker_store.retrieve(f"rc:{LIVECHAT_ROOM}")
-    assert [e.text for e in tracker.events if isinstance(e, BotUttered)][-1] == "Hello, this is Maria."
+    assert [e.text for e in tracker.events if isinstance(e, BotUttered)][-1] == LABELLED_REPLY
 
 
 async def test_staff_reply_the_room_accepts_is_delivered_live(servers, fake):
@@ -274,7 +278,7 @@ async def test_staff_reply_the_room_accepts_is_delivered_live(servers, fake):
                                  json={"text": "Hello, this is Maria."},
                                  headers={"Authorization": f"Bearer {STAFF_TOKEN}"}) as resp:
         assert json.loads(await resp.text()) == {"ok": True, "delivered_live": True}
-    assert texts(fake, LIVECHAT_ROOM) == ["Hello, this is Maria."]
+    assert texts(fake, LIVECHAT_ROOM) == [LABELLED_REPLY]
 
 
 async def test_room_handed_back_to_the_bot_gets_answers_again(servers, fake):
