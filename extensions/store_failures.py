@@ -6,7 +6,7 @@ when `retrieve` fails it returns None, so the processor starts the conversation 
 with an empty tracker (a visitor who has just typed their code is asked what they
 want); when `save` fails it saves into an in-memory store of that one process, which
 the other replicas never see and a restart loses, and the visitor is answered as if
-all was well. Measured in the chaos run (bench/chaos.py) while PostgreSQL restarted.
+all was well. Measured in the chaos run (bench/chaos/) while PostgreSQL restarted.
 
 Here both re-raise the store's error. The turn then fails before anything of it is
 stored, and the channel runs it again once PostgreSQL is back

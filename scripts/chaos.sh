@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The chaos run (issue 21, bench/chaos.py): the production-shaped stack on loopback
+# The chaos run (issue 21, bench/chaos/): the production-shaped stack on loopback
 # (two Rasa replicas, two action servers, PostgreSQL, Redis, Request Tracker) while one
 # process at a time is SIGKILLed and restarted; prints one line of figures.
 #   scripts/chaos.sh [--requests 1000] [--visitors 8] [--kills-each 5] [--json out.json]

@@ -1,4 +1,4 @@
-"""Issue 21 §1 in the suite: the chaos harness (bench/chaos.py) with 100 requests.
+"""Issue 21 §1 in the suite: the chaos harness (bench/chaos/) with 100 requests.
 
 Two Rasa replicas, two action servers, PostgreSQL, Redis and Request Tracker on
 loopback; 4 visitors (2 REST, 2 socket.io) file 100 verified requests while every
