@@ -38,9 +38,12 @@ def test_plain_questions_get_a_straight_answer(stack, question, section):
 
 
 def test_answers_offer_a_runner_up(stack):
-    replies, _ = ask(stack, "does the app keep a record of my activity")
+    """A close second section is offered as "Also see", or, when the two are nearly tied,
+    answered too in one sentence with its own link (issue 24): either way the visitor
+    reaches both sections."""
+    replies, text = ask(stack, "does the app keep a record of my activity")
     titles = [b["title"] for r in replies for b in (r.get("buttons") or [])]
-    assert any(t.startswith("Also see: ") for t in titles)
+    assert any(t.startswith("Also see: ") for t in titles) or len(set(LINK.findall(text))) >= 2, text
 
 
 @pytest.mark.parametrize("question", ["is the app free to use", "does it need my microphone all the time"])

@@ -59,6 +59,9 @@ class Stack:
             "DATABASE_URL": self.project_db, "TRACKER_STORE_URL": tracker_url,
             "OTP_SECRET": "chaos-secret-0123456789abcdef0123456789", "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
             "POLICY_URL": "http://localhost:8080/policy", "TRUSTED_PROXIES": "127.0.0.1",
+            # Widget sessions are signed with a key of their own; RT here is http on loopback.
+            "WIDGET_SESSION_SECRET": "chaos-widget-session-secret-0123456789abcdef",
+            "TICKET_ALLOW_HTTP_LOOPBACK": "true",
             "TICKET_BACKEND": "rt", "RT_URL": self.rt.server.url, "RT_TOKEN": self.rt.server.token,
             "RT_QUEUE": "General", "TICKET_TIMEOUT": "10",
             # A replica killed while it holds a conversation's lock: the lock expires after this,
