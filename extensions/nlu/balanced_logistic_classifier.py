@@ -70,6 +70,12 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
             # regression alone gives their probability, and the vote only shares
             # out the rest among the other intents.
             "neighbours_keep_out": ["policy_silent", "out_of_scope"],
+            # Which dense featurizers' sentence vectors the vote compares, by alias;
+            # several are joined, each scaled to unit length (so the similarity is
+            # their mean). Empty: the first dense featurizer's. With a multilingual
+            # encoder beside MiniLM the vote reads the multilingual one: MiniLM's
+            # vectors of Chinese text are mostly [UNK] and all look alike.
+            "neighbours_featurizers": [],
         }
 
     def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage,
@@ -106,15 +112,27 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
                 [self._block(f.features, float(weights.get(str(f.origin), 1.0))) for f in sentence]).tocsr())
         return scipy.sparse.vstack(rows).tocsr()
 
-    @staticmethod
-    def _embedding(message: Message) -> Optional[np.ndarray]:
-        """The message's dense sentence embedding, unit length, or None."""
+    def _embedding(self, message: Message) -> Optional[np.ndarray]:
+        """The message's dense sentence embedding for the vote (the featurizers named
+        in `neighbours_featurizers`, else the first dense one), unit length, or None."""
+        wanted = list(self.config.get("neighbours_featurizers") or [])
+        dense = {}
         for f in message.features:
             if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and not f.is_sparse():
-                vector = np.asarray(f.features, dtype=np.float32).reshape(-1)
-                norm = float(np.linalg.norm(vector))
-                return vector / norm if norm > 0 else None
-        return None
+                dense.setdefault(str(f.origin), f.features)
+        if not dense:
+            return None
+        blocks = [dense[name] for name in wanted if name in dense] if wanted else [next(iter(dense.values()))]
+        if not blocks:
+            return None
+        parts = []
+        for block in blocks:
+            vector = np.asarray(block, dtype=np.float32).reshape(-1)
+            norm = float(np.linalg.norm(vector))
+            parts.append(vector / norm if norm > 0 else vector)
+        vector = np.concatenate(parts)
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm > 0 else None
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
