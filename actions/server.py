@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import importlib
 import logging
 import os
+import pkgutil
 import sys
 from typing import Optional
 
@@ -36,10 +38,24 @@ MIN_TOKEN_LENGTH = 32
 OPEN_PATHS = {"/health"}
 
 
+def import_actions(package: str) -> str:
+    """Imports every module of the actions package and returns a module name for
+    rasa-sdk to register from (it then finds every Action subclass imported).
+
+    rasa-sdk's own walk (pkgutil.walk_packages without a prefix) imports the
+    subpackage `actions.requests` by its bare name, gets the HTTP library `requests`,
+    and fails on 'actions.requests.__version__': the server never started. Walking
+    with the package's prefix imports the right modules."""
+    root = importlib.import_module(package)
+    for info in pkgutil.walk_packages(getattr(root, "__path__", []), prefix=package + "."):
+        importlib.import_module(info.name)
+    return __name__ if __name__ != "__main__" else "actions.server"
+
+
 def build_app(token: str, package: str = "actions") -> Sanic:
     if len(token or "") < MIN_TOKEN_LENGTH:
         raise ValueError(f"ACTION_SERVER_TOKEN must be at least {MIN_TOKEN_LENGTH} characters")
-    app = create_app(package, cors_origins=None)
+    app = create_app(import_actions(package), cors_origins=None)
     expected = token.encode()
 
     @app.middleware("request")
