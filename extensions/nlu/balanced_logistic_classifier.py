@@ -24,6 +24,7 @@ set, docs/benchmarks.md). The training embeddings are kept with the model (about
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -40,6 +41,8 @@ from rasa.shared.nlu.training_data.message import Message
 from sklearn.linear_model import LogisticRegression
 
 logger = logging.getLogger(__name__)
+# A message with Chinese characters votes in `neighbours_featurizers_for_chinese`' space.
+_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 NEIGHBOURS_FILE = "neighbours.npz"
 
 
@@ -76,6 +79,11 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
             # encoder beside MiniLM the vote reads the multilingual one: MiniLM's
             # vectors of Chinese text are mostly [UNK] and all look alike.
             "neighbours_featurizers": [],
+            # The same for a message with Chinese characters in it (empty: as above).
+            # MiniLM's neighbours are the better ones for English (it knows English
+            # better than the multilingual encoder: docs/benchmarks.md, "Which
+            # sentence encoder"); for Chinese text they are noise.
+            "neighbours_featurizers_for_chinese": [],
         }
 
     def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage,
@@ -90,6 +98,8 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
         # self.clf.classes_ (None: no vote).
         self._memory: Optional[np.ndarray] = None
         self._memory_labels: Optional[np.ndarray] = None
+        # The same examples in the space of `neighbours_featurizers_for_chinese`.
+        self._memory_zh: Optional[np.ndarray] = None
 
     def _block(self, features: Any, weight: float) -> scipy.sparse.csr_matrix:
         if scipy.sparse.issparse(features):
@@ -112,10 +122,12 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
                 [self._block(f.features, float(weights.get(str(f.origin), 1.0))) for f in sentence]).tocsr())
         return scipy.sparse.vstack(rows).tocsr()
 
-    def _embedding(self, message: Message) -> Optional[np.ndarray]:
+    def _embedding(self, message: Message, chinese: bool = False) -> Optional[np.ndarray]:
         """The message's dense sentence embedding for the vote (the featurizers named
-        in `neighbours_featurizers`, else the first dense one), unit length, or None."""
-        wanted = list(self.config.get("neighbours_featurizers") or [])
+        in `neighbours_featurizers`, or `neighbours_featurizers_for_chinese` when
+        `chinese`, else the first dense one), unit length, or None."""
+        wanted = list((chinese and self.config.get("neighbours_featurizers_for_chinese"))
+                      or self.config.get("neighbours_featurizers") or [])
         dense = {}
         for f in message.features:
             if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and not f.is_sparse():
@@ -141,11 +153,16 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
         X, y = self._create_X(examples), [e.get(INTENT) for e in examples]
         self.clf.fit(X, y)
         keep_out = set(self.config["neighbours_keep_out"] or [])
-        voters = [(self._embedding(e), label) for e, label in zip(examples, y) if label not in keep_out]
+        voting = [e for e, label in zip(examples, y) if label not in keep_out]
+        voters = [(self._embedding(e), e.get(INTENT)) for e in voting]
         if voters and float(self.config["neighbours_weight"]) > 0 and all(v is not None for v, _ in voters):
             index = {name: i for i, name in enumerate(self.clf.classes_)}
             self._memory = np.vstack([v for v, _ in voters]).astype(np.float32)
             self._memory_labels = np.array([index[label] for _, label in voters], dtype=np.int32)
+            if self.config.get("neighbours_featurizers_for_chinese"):
+                # Every training example (English ones too) in the Chinese vote's space:
+                # a Chinese question may be nearest an English example.
+                self._memory_zh = np.vstack([self._embedding(e, chinese=True) for e in voting]).astype(np.float32)
         self.persist()
         return self._resource
 
@@ -153,7 +170,8 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
         super().persist()
         if self._memory is not None:
             with self._model_storage.write_to(self._resource) as model_dir:
-                np.savez(model_dir / NEIGHBOURS_FILE, vectors=self._memory, labels=self._memory_labels)
+                extra = {} if self._memory_zh is None else {"vectors_zh": self._memory_zh}
+                np.savez(model_dir / NEIGHBOURS_FILE, vectors=self._memory, labels=self._memory_labels, **extra)
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -165,13 +183,15 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
                 if path.exists():
                     with np.load(path, allow_pickle=False) as saved:
                         component._memory, component._memory_labels = saved["vectors"], saved["labels"]
+                        if "vectors_zh" in saved.files:
+                            component._memory_zh = saved["vectors_zh"]
         except ValueError:
             pass  # untrained: the parent's load already fell back to create()
         return component
 
-    def _neighbour_votes(self, vector: np.ndarray) -> np.ndarray:
+    def _neighbour_votes(self, vector: np.ndarray, memory: Optional[np.ndarray] = None) -> np.ndarray:
         """Each intent's share of the k nearest training examples' weighted votes."""
-        similarities = self._memory @ vector
+        similarities = (self._memory if memory is None else memory) @ vector
         k = min(int(self.config["neighbours"]), len(similarities))
         nearest = np.argpartition(-similarities, k - 1)[:k]
         weights = np.exp(float(self.config["neighbours_temperature"]) * (similarities[nearest] - 1.0))
@@ -187,11 +207,13 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
         keep_out = set(self.config["neighbours_keep_out"] or [])
         voting = np.array([name not in keep_out for name in self.clf.classes_])
         for row, message in enumerate(messages):
-            vector = self._embedding(message)
+            chinese = self._memory_zh is not None and bool(_CHINESE.search(message.get(TEXT) or ""))
+            vector = self._embedding(message, chinese)
             if vector is None or not len(self._memory):  # no text to embed: the regression alone
                 continue
+            votes = self._neighbour_votes(vector, self._memory_zh if chinese else None)
             rest = probas[row][voting].sum()  # what the regression leaves to the voting intents
-            probas[row][voting] = (1 - share) * probas[row][voting] + share * rest * self._neighbour_votes(vector)[voting]
+            probas[row][voting] = (1 - share) * probas[row][voting] + share * rest * votes[voting]
         return probas
 
     def process(self, messages: List[Message]) -> List[Message]:
