@@ -89,6 +89,11 @@ CANDIDATES = {
     "minilm+use (vote by script)": HEAD + MINILM + MULTI.format(alias="use") + TAIL.format(vote="minilm").replace(
         "    neighbours_featurizers: [minilm]\n",
         "    neighbours_featurizers: [minilm]\n    neighbours_featurizers_for_chinese: [use]\n"),
+    # An experiment: USE features only for messages with Chinese in them.
+    "minilm+use (USE for Chinese only)": HEAD + MINILM + MULTI.format(alias="use") + "    only_chinese: true\n"
+    + TAIL.format(vote="minilm").replace(
+        "    neighbours_featurizers: [minilm]\n",
+        "    neighbours_featurizers: [minilm]\n    neighbours_featurizers_for_chinese: [use]\n"),
 }
 
 

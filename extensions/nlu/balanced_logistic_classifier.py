@@ -162,7 +162,12 @@ class BalancedLogisticClassifier(LogisticRegressionClassifier):
             if self.config.get("neighbours_featurizers_for_chinese"):
                 # Every training example (English ones too) in the Chinese vote's space:
                 # a Chinese question may be nearest an English example.
-                self._memory_zh = np.vstack([self._embedding(e, chinese=True) for e in voting]).astype(np.float32)
+                # An example without a vector there (a featurizer that encodes only some
+                # messages) gets zeros: similarity 0, never a near neighbour.
+                vectors = [self._embedding(e, chinese=True) for e in voting]
+                width = next((len(v) for v in vectors if v is not None), 0)
+                self._memory_zh = np.vstack([v if v is not None else np.zeros(width, np.float32)
+                                             for v in vectors]).astype(np.float32)
         self.persist()
         return self._resource
 
