@@ -199,9 +199,9 @@ NOTES = """## Reading the numbers
   silent-policy subjects, not from the held-out set; the leakage test removed 21
   examples that were too close to it. So it is blind to wording but not to the kinds
   of misses: treat its accuracy as optimistic by a point or two.
-- "before issue 22" makes every Chinese message `out_of_scope` ("I can only read
-  English"), so its Chinese score counts only silent-policy questions, which that
-  reply happens to get right.
+- "before issue 22" makes a message mostly in Chinese `out_of_scope` ("I can only read
+  English"), which a silent-policy question counts as right (no section linked); a
+  code-mixed message counted as English and was read by its English words.
 """
 
 
