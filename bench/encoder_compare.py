@@ -94,6 +94,12 @@ CANDIDATES = {
     + TAIL.format(vote="minilm").replace(
         "    neighbours_featurizers: [minilm]\n",
         "    neighbours_featurizers: [minilm]\n    neighbours_featurizers_for_chinese: [use]\n"),
+    # config.yml's pipeline with the USE block at half weight in the regression.
+    "minilm+use (vote by script; USE block 0.5)": HEAD + MINILM + MULTI.format(alias="use")
+    + TAIL.format(vote="minilm").replace(
+        "    neighbours_featurizers: [minilm]\n",
+        "    neighbours_featurizers: [minilm]\n    neighbours_featurizers_for_chinese: [use]\n"
+        "    block_weights: {use: 0.5}\n"),
 }
 
 
