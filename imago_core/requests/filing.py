@@ -26,15 +26,12 @@ from sqlalchemy.exc import IntegrityError
 from imago_core.requests import clock_store
 from imago_core.requests.drafts import DRAFT_TTL
 from imago_core.requests.reactions import after_clock_change
-from imago_core.requests.records import RequestView, new_reference
-from imago_core.requests.tickets import compose_ticket_body
+from imago_core.requests.records import RequestView, insert_request
 from imago_core.storage import audit
 from imago_core.storage.db import session_scope
 from imago_core.storage.models import (
-    DeliveryState,
     PrivacyRequest,
     RequestDraft,
-    RequestStatus,
     open_request_key,
     utcnow,
 )
@@ -90,25 +87,10 @@ def _file_once(conversation_id: str, email: str, channel: Optional[str], backend
                 draft.filed_reference = existing.reference
                 views.append(RequestView.of(existing, duplicate=True))
                 continue
-            clock = clock_store.open_clock(draft.request_type, now, volunteered)
-            row = PrivacyRequest(
-                reference=new_reference(), request_type=draft.request_type, email=email, details=draft.details,
-                channel=channel, conversation_id=conversation_id, received_at=now,
-                due_at=clock_store.due_moment(clock.due), status=RequestStatus.RECEIVED, status_changed_at=now,
-                backend=backend, open_key=key, clock=clock.to_json(), regimes=",".join(clock.regimes),
-                language=language or "en", notice_check_at=now,
-                delivery_state=DeliveryState.NOT_NEEDED if backend == "local" else DeliveryState.PENDING,
-                next_attempt_at=None if backend == "local" else now,
-                confirmation_due_at=now,
-            )
-            session.add(row)
-            session.flush()  # the reference's and the open key's uniqueness are checked here
-            if backend != "local":
-                row.ticket_body = compose_ticket_body(row)  # every delivery attempt sends this text
-            audit.record("request_recorded", conversation_id=conversation_id, address_key=address_key,
-                         request_id=row.id, session=session,
-                         detail={"type": draft.request_type.value, "channel": channel, "backend": backend,
-                                 "regimes": list(clock.regimes), "due": clock.due.isoformat()})
+            row = insert_request(session, email=email, request_type=draft.request_type, details=draft.details,
+                                 channel=channel, conversation_id=conversation_id, backend=backend, now=now,
+                                 key=key, clock=clock_store.open_clock(draft.request_type, now, volunteered),
+                                 language=language, address_key=address_key, confirmation_due_at=now)
             draft.filed_reference = row.reference
             views.append(RequestView.of(row))
             new_ids.append(row.id)

@@ -81,31 +81,46 @@ def record_request(email: str, request_type: RequestType, details: Optional[str]
             return RequestView.of(existing, duplicate=True)
         try:
             with session_scope() as session:
-                row = PrivacyRequest(
-                    reference=new_reference(), request_type=request_type, email=email,
-                    details=details, channel=channel, conversation_id=conversation_id,
-                    received_at=now, due_at=clock_store.due_moment(clock.due), status=RequestStatus.RECEIVED,
-                    status_changed_at=now, backend=backend, open_key=key,
-                    clock=clock.to_json(), regimes=",".join(clock.regimes), language=language or "en",
-                    notice_check_at=now,
-                    delivery_state=DeliveryState.NOT_NEEDED if backend == "local" else DeliveryState.PENDING,
-                    next_attempt_at=None if backend == "local" else now,
-                )
-                session.add(row)
-                session.flush()
-                if backend != "local":
-                    # Fixed now: every delivery attempt sends this same text (imago_core/requests/tickets.py).
-                    row.ticket_body = compose_ticket_body(row)
-                audit.record("request_recorded", conversation_id=conversation_id, address_key=address_key,
-                             request_id=row.id, session=session,
-                             detail={"type": request_type.value, "channel": channel, "backend": backend,
-                                     "regimes": list(clock.regimes), "due": clock.due.isoformat()})
+                row = insert_request(session, email=email, request_type=request_type, details=details,
+                                     channel=channel, conversation_id=conversation_id, backend=backend, now=now,
+                                     key=key, clock=clock, language=language, address_key=address_key)
                 view, request_id = RequestView.of(row), row.id
         except IntegrityError:
             continue  # another conversation won the race (answered above next time), or a reference clash
         after_clock_change(request_id)  # a receipt confirmation, where CCPA applies
         return view
     raise RuntimeError("could not record the request")
+
+
+def insert_request(session, *, email: str, request_type: RequestType, details: Optional[str],
+                   channel: Optional[str], conversation_id: Optional[str], backend: str, now: datetime,
+                   key: str, clock, language: Optional[str], address_key: Optional[str],
+                   **columns) -> PrivacyRequest:
+    """Adds a new request row with its opened legal `clock`, in `session` (the caller's
+    transaction), its ticket body fixed and its recording audited. The flush checks the
+    reference's and the open key's uniqueness here: an IntegrityError is the caller's to
+    retry. `columns`: further columns the caller sets (the filing's confirmation mail)."""
+    row = PrivacyRequest(
+        reference=new_reference(), request_type=request_type, email=email,
+        details=details, channel=channel, conversation_id=conversation_id,
+        received_at=now, due_at=clock_store.due_moment(clock.due), status=RequestStatus.RECEIVED,
+        status_changed_at=now, backend=backend, open_key=key,
+        clock=clock.to_json(), regimes=",".join(clock.regimes), language=language or "en",
+        notice_check_at=now,
+        delivery_state=DeliveryState.NOT_NEEDED if backend == "local" else DeliveryState.PENDING,
+        next_attempt_at=None if backend == "local" else now,
+        **columns,
+    )
+    session.add(row)
+    session.flush()
+    if backend != "local":
+        # Fixed now: every delivery attempt sends this same text (imago_core/requests/tickets.py).
+        row.ticket_body = compose_ticket_body(row)
+    audit.record("request_recorded", conversation_id=conversation_id, address_key=address_key,
+                 request_id=row.id, session=session,
+                 detail={"type": request_type.value, "channel": channel, "backend": backend,
+                         "regimes": list(clock.regimes), "due": clock.due.isoformat()})
+    return row
 
 
 def _open_request(key: str) -> Optional[PrivacyRequest]:
